@@ -1,0 +1,57 @@
+"""Staff members, each with exactly one role from the policy file."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+
+class StaffUser(AbstractUser):
+    # The role names a [roles.*] table of the policy file; the policy decides what it allows.
+    role = models.CharField(max_length=32)
+    # The operating-system account that acts as this staff member on the CLI, if any.
+    os_username = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    totp_secret = models.CharField(max_length=64, blank=True)
+    totp_confirmed = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.username} ({self.role})"
+
+
+class ApiToken(models.Model):
+    """A per-user bearer token. Only its SHA-256 is stored; the secret is shown once."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField()
+    revoked = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    PREFIX = "cpg_"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user.username})"
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: StaffUser, name: str, expires: datetime) -> tuple[ApiToken, str]:
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, prefix=secret[:12], digest=cls.digest_of(secret),
+            expires=expires,
+        )
+        return token, secret
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.revoked is None and now < self.expires

@@ -1,0 +1,1 @@
+"""Customer records (CPNI): accounts, names, addresses, contacts, billing, services, interactions."""

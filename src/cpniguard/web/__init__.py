@@ -1,0 +1,1 @@
+"""The staff web UI: Django templates and htmx, thin over the domain services."""
