@@ -33,7 +33,8 @@ def register(commands: Any) -> None:
     migrate.add_argument("-v", "--verbose", action="store_true")
     migrate.set_defaults(func=_migrate)
     serve = commands.add_parser("serve", help="serve the web UI and API (gunicorn)")
-    serve.add_argument("--bind", default="127.0.0.1:8000", help="address:port (default %(default)s)")
+    serve.add_argument("--bind", default="127.0.0.1:8000",
+                       help="address:port (default %(default)s)")
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--threads", type=int, default=4)
     serve.set_defaults(func=_serve)

@@ -44,8 +44,8 @@ def notice_sections(policy: Policy) -> list[tuple[str, list[str]]]:
         ]),
         ("How we use it", [
             "We use it only " + "; ".join(p.notice for p in allowed) + ".",
-            *[f"- {policy.categories[c].label} is used "
-              + ", ".join(sorted(policy.purposes[p].label.lower() for p in uses[c])) + "."
+            *[f"- {policy.categories[c].label} is used"
+              + " for " + ", ".join(sorted(policy.purposes[p].label.lower() for p in uses[c])) + "."
               for c in (k.id for k in kept) if c in uses],
             "Every access by our staff must state one of these purposes, is checked against "
             "this policy, and is recorded in a tamper-evident log.",

@@ -13,7 +13,9 @@ from django.utils import timezone
 from cpniguard.subscribers.validators import validate_not_full_account_number
 
 last_four = RegexValidator(r"^[0-9]{4}$", "the last four digits, and nothing more")
-nanp_phone = RegexValidator(r"^\+1[2-9][0-9]{2}[2-9][0-9]{6}$", "a +1 NANP number, e.g. +15555550123")
+nanp_phone = RegexValidator(
+    r"^\+1[2-9][0-9]{2}[2-9][0-9]{6}$", "a +1 NANP number, e.g. +18025550123"
+)
 
 
 class Subscriber(models.Model):
@@ -56,7 +58,9 @@ class Address(models.Model):
     line2 = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2)
-    postal_code = models.CharField(max_length=10, validators=[RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$")])
+    postal_code = models.CharField(
+        max_length=10, validators=[RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$", "a US ZIP code")]
+    )
 
     class Meta:
         constraints = [
@@ -92,7 +96,9 @@ class BillingInfo(models.Model):
         BANK = "bank"
         INVOICE = "invoice"
 
-    subscriber = models.OneToOneField(Subscriber, on_delete=models.CASCADE, related_name="billing")
+    subscriber = models.OneToOneField(
+        Subscriber, on_delete=models.CASCADE, related_name="billing"
+    )
     method = models.CharField(max_length=8, choices=Method.choices)
     processor = models.CharField(max_length=32, blank=True)
     processor_token = models.CharField(
@@ -138,7 +144,10 @@ class Equipment(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     model = models.CharField(max_length=64)
     serial = models.CharField(max_length=64)
-    mac = models.CharField(max_length=17, validators=[RegexValidator(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")])
+    mac = models.CharField(
+        max_length=17,
+        validators=[RegexValidator(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", "lower-case colon MAC")],
+    )
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.subscriber_id}"
@@ -155,7 +164,9 @@ class Interaction(models.Model):
         FIELD = "field"
         NOTE = "note"
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="interactions")
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="interactions"
+    )
     ticket = models.CharField(max_length=16, blank=True, db_index=True)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     summary = models.TextField()
