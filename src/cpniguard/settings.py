@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI assets served locally: no CDN on closed networks
     "cpniguard.accounts",
     "cpniguard.audit",
     "cpniguard.subscribers",
@@ -142,6 +143,10 @@ SPECTACULAR_SETTINGS = {
     "Every read declares a purpose and, where the policy requires it, a reference.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # A token typed into the reference page is forgotten with the tab, never kept on disk.
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False},
 }
 
 LOGGING = {

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from cpniguard.access import Actor, access
 from cpniguard.access.gate import SubjectNotFound
-from cpniguard.policy import Action
+from cpniguard.policy import Action, current_policy
 from cpniguard.subscribers import catalog
 from cpniguard.subscribers.models import Interaction, Subscriber
 
@@ -70,6 +70,15 @@ def detail(actor: Actor, subscriber_id: int, *, purpose: str, reference: str | N
         return view
 
 
+def _ticket_from(reference: str | None) -> str:
+    """A note made under a ticket reference is filed under that ticket; other references
+    (a legal case, free text) are not ticket numbers."""
+    kind = current_policy().references.get("ticket")
+    if reference and kind is not None and kind.pattern.fullmatch(reference):
+        return reference
+    return ""
+
+
 def add_interaction(actor: Actor, subscriber_id: int, *, purpose: str,
                     reference: str | None, channel: str, summary: str,
                     ticket: str = "") -> Interaction:
@@ -77,6 +86,8 @@ def add_interaction(actor: Actor, subscriber_id: int, *, purpose: str,
     summary = summary.strip()
     if not summary:
         raise ValueError("an interaction note needs a summary")
+    if ticket and not current_policy().references["ticket"].pattern.fullmatch(ticket):
+        raise ValueError(f"{ticket!r} is not a ticket number")
     if channel not in Interaction.Channel.values:
         raise ValueError(f"unknown channel {channel!r}; one of {Interaction.Channel.values}")
     with access(actor, Action.ANNOTATE, resource=INTERACTION_RESOURCE, purpose=purpose,
@@ -86,7 +97,7 @@ def add_interaction(actor: Actor, subscriber_id: int, *, purpose: str,
             raise SubjectNotFound(f"no subscriber {subscriber_id}")
         note = Interaction.objects.create(
             subscriber_id=subscriber_id, channel=channel, summary=summary,
-            ticket=ticket or (reference or ""), staff=actor.username,
+            ticket=ticket or _ticket_from(reference), staff=actor.username,
         )
         permit.touched(["interactions.channel", "interactions.summary", "interactions.ticket"])
         permit.about(f"subscriber:{subscriber_id}/interaction:{note.pk}")

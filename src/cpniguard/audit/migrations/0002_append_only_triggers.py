@@ -13,7 +13,9 @@ SQLITE = [
     for table in TABLES
     for op in ("UPDATE", "DELETE")
 ]
-SQLITE_REVERSE = [f"DROP TRIGGER IF EXISTS {t}_no_{op};" for t in TABLES for op in ("update", "delete")]
+SQLITE_REVERSE = [
+    f"DROP TRIGGER IF EXISTS {t}_no_{op};" for t in TABLES for op in ("update", "delete")
+]
 
 POSTGRES = [
     """CREATE OR REPLACE FUNCTION cpniguard_audit_append_only() RETURNS trigger AS $$
@@ -41,7 +43,9 @@ POSTGRES_REVERSE = [
 
 def _run(statements: list[str], schema_editor: BaseDatabaseSchemaEditor) -> None:
     for statement in statements:
-        schema_editor.execute(statement)
+        # params=None: the SQL is sent as is, so the % placeholders of RAISE stay PL/pgSQL's
+        # instead of being read as psycopg parameters.
+        schema_editor.execute(statement, params=None)
 
 
 def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
