@@ -18,6 +18,9 @@ class StaffUser(AbstractUser):
     os_username = models.CharField(max_length=64, unique=True, null=True, blank=True)
     totp_secret = models.CharField(max_length=64, blank=True)
     totp_confirmed = models.BooleanField(default=False)
+    # The last TOTP time step accepted, so a code seen once (over a shoulder, in a proxy log)
+    # cannot be replayed within its validity window.
+    totp_last_step = models.BigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.username} ({self.role})"
@@ -55,3 +58,29 @@ class ApiToken(models.Model):
 
     def usable_at(self, now: datetime) -> bool:
         return self.revoked is None and now < self.expires
+
+
+class LoginAttempt(models.Model):
+    """A failed sign-in step, kept only as long as the throttling window needs it.
+
+    The audit trail records every attempt for good; this table exists so that counting
+    recent failures per username and per client address is one indexed query.
+    """
+
+    class Step(models.TextChoices):
+        PASSWORD = "password"  # noqa: S105 (the step's name, not a secret)
+        SECOND_FACTOR = "second_factor"
+
+    step = models.CharField(max_length=16, choices=Step.choices)
+    username = models.CharField(max_length=150)
+    client = models.GenericIPAddressField(null=True, blank=True)
+    time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["step", "username", "time"]),
+            models.Index(fields=["step", "client", "time"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"failed {self.step} for {self.username} at {self.time.isoformat()}"

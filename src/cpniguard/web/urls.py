@@ -1,4 +1,22 @@
-from django.urls import URLPattern, URLResolver
+"""The staff UI's URL map. Names and paths are a contract: the permission-matrix tests walk
+them, so change them only together with tests/matrix."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from cpniguard.web.views import records, staff
 
 app_name = "web"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", staff.home, name="home"),
+    path("login/", staff.login_page, name="login"),
+    path("login/second-factor/", staff.second_factor_page, name="second_factor"),
+    path("logout/", staff.logout_page, name="logout"),
+    path("subscribers/", records.subscriber_search, name="subscriber_search"),
+    path("subscribers/<int:pk>/", records.subscriber_detail, name="subscriber_detail"),
+    path("subscribers/<int:pk>/interactions/", records.interaction_add,
+         name="interaction_add"),
+    path("audit/", records.audit_trail, name="audit"),
+    path("account/tokens/", staff.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", staff.token_revoke, name="token_revoke"),
+    path("policy/notice/", staff.policy_notice, name="policy_notice"),
+]

@@ -1,0 +1,1 @@
+"""Page views: the staff member's own pages (staff) and the protected records (records)."""
