@@ -1,1 +1,1 @@
-"""Customer records (CPNI): accounts, names, addresses, contacts, billing, services, interactions."""
+"""Customer records (CPNI): accounts, names, addresses, contacts, billing, services, staff notes."""
