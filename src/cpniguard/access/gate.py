@@ -2,9 +2,9 @@
 
     with access(actor, Action.READ, purpose=..., reference=..., subject="subscriber:42",
                 categories=policy.cpni_categories) as permit:
-        record = load(...)
+        record = load(subject, permit.decision.granted)   # granted categories only
         permit.touched(fields_shown)
-        return present(record, permit.decision.granted)
+        return record
 
 A refusal is audited and committed, then `AccessRefused` is raised to the caller. An allowed
 access writes its entry when the block ends, in the same transaction as the work, naming the

@@ -1,6 +1,6 @@
 """Request validation and response shapes of the customer-record endpoints.
 
-The response shapes document what `subscribers.catalog.present` returns: every category is
+The response shapes document what `subscribers.records.load_record` returns: every category is
 present as a key, and `null` when the declared purpose does not need it (it is then also named
 in `masked`). They describe the data for the OpenAPI schema; the views pass the service's
 dictionaries through unchanged, so nothing here can widen what a purpose may see.

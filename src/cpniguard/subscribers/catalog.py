@@ -1,5 +1,5 @@
-"""Which data category every field of a customer record belongs to, and how a record is shown
-to someone whose purpose needs only some categories: the rest is masked, not sent."""
+"""Which data category every field of a customer record belongs to, and what a search result
+shows. Loading a whole record for its granted categories is records.py's job."""
 
 from __future__ import annotations
 
@@ -46,58 +46,6 @@ def _address(subscriber: Subscriber, kind: str) -> dict[str, Any] | None:
             return {"line1": address.line1, "line2": address.line2, "city": address.city,
                     "state": address.state, "postal_code": address.postal_code}
     return None
-
-
-def _section(subscriber: Subscriber, category: str, interactions: int) -> Any:
-    if category == "account":
-        return {"account_number": subscriber.account_number, "status": subscriber.status,
-                "kind": subscriber.kind,
-                "service_started": subscriber.service_started.isoformat()}
-    if category == "name":
-        return {"first_name": subscriber.first_name, "last_name": subscriber.last_name,
-                "business_name": subscriber.business_name}
-    if category == "billing_address":
-        return _address(subscriber, Address.Kind.BILLING)
-    if category == "service_address":
-        return _address(subscriber, Address.Kind.SERVICE)
-    if category == "phone":
-        return [{"number": p.number, "label": p.label, "primary": p.primary}
-                for p in subscriber.phones.all()]
-    if category == "email":
-        return [{"address": e.address, "primary": e.primary} for e in subscriber.emails.all()]
-    if category == "billing_info":
-        billing = getattr(subscriber, "billing", None)
-        if billing is None:
-            return None
-        return {"method": billing.method, "processor": billing.processor,
-                "processor_token": billing.processor_token, "last4": billing.last4,
-                "balance_cents": billing.balance_cents, "autopay": billing.autopay}
-    if category == "services":
-        return {
-            "services": [{"kind": s.kind, "plan": s.plan, "down_mbps": s.down_mbps,
-                          "up_mbps": s.up_mbps, "voip_number": s.voip_number,
-                          "static_ip": s.static_ip, "started": s.started.isoformat(),
-                          "ended": s.ended.isoformat() if s.ended else None}
-                         for s in subscriber.services.all()],
-            "equipment": [{"kind": e.kind, "model": e.model, "serial": e.serial, "mac": e.mac}
-                          for e in subscriber.equipment.all()],
-        }
-    if category == "interactions":
-        return [{"id": i.pk, "ticket": i.ticket, "channel": i.channel, "summary": i.summary,
-                 "staff": i.staff, "created": i.created.isoformat()}
-                for i in subscriber.interactions.all()[:interactions]]
-    raise KeyError(category)
-
-
-def present(subscriber: Subscriber, granted: frozenset[str],
-            interactions: int = 50) -> dict[str, Any]:
-    """The record with only the granted categories filled in; every other one masked."""
-    view: dict[str, Any] = {"id": subscriber.pk}
-    for category in FIELDS:
-        view[category] = _section(subscriber, category, interactions) if category in granted \
-            else None
-    view["masked"] = sorted(RECORD_CATEGORIES - granted)
-    return view
 
 
 def summary(subscriber: Subscriber, granted: frozenset[str]) -> dict[str, Any]:

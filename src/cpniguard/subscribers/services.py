@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from cpniguard.access import Actor, access
 from cpniguard.access.gate import SubjectNotFound
 from cpniguard.policy import Action, current_policy
-from cpniguard.subscribers import catalog
+from cpniguard.subscribers import catalog, records
 from cpniguard.subscribers.models import Interaction, Subscriber
 
 RESOURCE = "subscriber:record"
@@ -20,10 +20,9 @@ INTERACTION_RESOURCE = "subscriber:interaction"
 MAX_RESULTS = 25
 
 
-def _records() -> QuerySet[Subscriber]:
-    return Subscriber.objects.prefetch_related(
-        "addresses", "phones", "emails", "services", "equipment", "interactions"
-    ).select_related("billing")
+def _matches() -> QuerySet[Subscriber]:
+    # A result row shows account, name and service town: only addresses are needed.
+    return Subscriber.objects.prefetch_related("addresses")
 
 
 def search(actor: Actor, query: str, *, purpose: str, reference: str | None = None
@@ -47,7 +46,7 @@ def search(actor: Actor, query: str, *, purpose: str, reference: str | None = No
                 if lookup in ("last_name", "business_name", "addresses__line1"):
                     condition |= Q(**{f"{lookup}__istartswith": query})
                 matched_on.append(f"{category}.{lookup.split('__')[-1]}")
-        found = list(_records().filter(condition).distinct()[:MAX_RESULTS]) if query else []
+        found = list(_matches().filter(condition).distinct()[:MAX_RESULTS]) if query else []
         permit.about("subscribers:" + ",".join(str(s.pk) for s in found))
         permit.touched([f"query:{name}" for name in matched_on])
         permit.touched(catalog.SUMMARY_FIELDS[c] for c in catalog.SUMMARY_FIELDS if c in granted)
@@ -60,11 +59,10 @@ def detail(actor: Actor, subscriber_id: int, *, purpose: str, reference: str | N
     with access(actor, Action.READ, resource=RESOURCE, purpose=purpose, reference=reference,
                 subject=f"subscriber:{subscriber_id}",
                 categories=catalog.RECORD_CATEGORIES) as permit:
-        subscriber = _records().filter(pk=subscriber_id).first()
-        if subscriber is None:
+        view = records.load_record(subscriber_id, permit.decision.granted, tuple(catalog.FIELDS))
+        if view is None:
             raise SubjectNotFound(f"no subscriber {subscriber_id}")
         permit.touched(catalog.fields_shown(permit.decision.granted))
-        view = catalog.present(subscriber, permit.decision.granted)
         view["decision"] = {"rule": permit.decision.rule, "purpose": purpose,
                             "reference": reference or ""}
         return view
