@@ -65,6 +65,10 @@ class Checkpoint(models.Model):
     time = models.DateTimeField()
     key_id = models.CharField(max_length=64)
     signature = models.CharField(max_length=128)
+    # {"hashes": hex roots of the perfect subtrees making up this tree, "entry_hash": of entry
+    # tree_size}: lets the next checkpoint extend this one. Not signed: it is used only after
+    # it folds back to root_hash and entry tree_size still has that hash.
+    frontier = models.TextField(null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["tree_size"]

@@ -137,14 +137,23 @@ def export_bundle(actor: Actor, directory: str | Path, *, purpose: str,
     """Write a self-verifying bundle of the whole trail to `directory` (see `audit.bundle`).
 
     Signs a fresh checkpoint first so the bundle's newest entries are covered by a signature.
-    Returns a summary: directory, entries, checkpoints, tree_size, root_hash, key_id.
+    Returns a summary: directory, entries, checkpoints, tree_size, root_hash, key_id, and a
+    warning (empty unless the trail no longer extends its last checkpoint: then nothing new is
+    signed, and the bundle is written anyway, as evidence that fails verification).
     """
     from cpniguard.audit.bundle import write_bundle
-    from cpniguard.audit.checkpoints import create_checkpoint
+    from cpniguard.audit.checkpoints import CheckpointRefused, create_checkpoint
 
     with access(actor, Action.EXPORT, resource=RESOURCE, purpose=purpose, reference=reference,
                 subject=SUBJECT, categories=CATEGORIES) as permit:
-        create_checkpoint()
+        try:
+            create_checkpoint()
+            warning = ""
+        except CheckpointRefused as refused:
+            # Export what is stored all the same: it is the evidence, and the bundle's own
+            # verifier will show the auditor where the trail was tampered with.
+            warning = str(refused)
         summary = write_bundle(Path(directory))
+        summary["warning"] = warning
         permit.touched(["audit_trail.entries", "audit_trail.checkpoints"])
         return summary

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Model
 
 from cpniguard.subscribers.models import (
@@ -63,13 +64,11 @@ def _select(model: type[Model], columns: tuple[Column, ...], where: str, tail: s
     return f"SELECT {fields} FROM {quote(meta.db_table)} WHERE {where} {tail}"  # noqa: S608
 
 
-def _rows(model: type[Model], columns: tuple[Column, ...], where: str, params: Sequence[Any],
-          tail: str = "") -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
-        cursor.execute(_select(model, columns, where, tail), params)
-        return [{key: convert(value) for (key, _, convert), value in zip(columns, row,
-                                                                          strict=True)}
-                for row in cursor.fetchall()]
+def _rows(cursor: CursorWrapper, model: type[Model], columns: tuple[Column, ...], where: str,
+          params: Sequence[Any], tail: str = "") -> list[dict[str, Any]]:
+    cursor.execute(_select(model, columns, where, tail), params)
+    return [{key: convert(value) for (key, _, convert), value in zip(columns, row, strict=True)}
+            for row in cursor.fetchall()]
 
 
 ACCOUNT: tuple[Column, ...] = (("account_number", "account_number", _same),
@@ -104,32 +103,32 @@ INTERACTION: tuple[Column, ...] = (("id", "id", _same), ("ticket", "ticket", _sa
 OF_SUBSCRIBER = "subscriber_id = %s"
 
 
-def _address(pk: int, kind: str) -> dict[str, Any] | None:
-    rows = _rows(Address, ADDRESS, OF_SUBSCRIBER + " AND kind = %s", (pk, kind))
+def _address(cursor: CursorWrapper, pk: int, kind: str) -> dict[str, Any] | None:
+    rows = _rows(cursor, Address, ADDRESS, OF_SUBSCRIBER + " AND kind = %s", (pk, kind))
     return rows[0] if rows else None
 
 
-def _section(pk: int, category: str, own: dict[str, Any]) -> Any:
+def _section(cursor: CursorWrapper, pk: int, category: str, own: dict[str, Any]) -> Any:
     if category == "account":
         return {key: own[key] for key, _, _ in ACCOUNT}
     if category == "name":
         return {key: own[key] for key, _, _ in NAME}
     if category == "billing_address":
-        return _address(pk, Address.Kind.BILLING)
+        return _address(cursor, pk, Address.Kind.BILLING)
     if category == "service_address":
-        return _address(pk, Address.Kind.SERVICE)
+        return _address(cursor, pk, Address.Kind.SERVICE)
     if category == "phone":
-        return _rows(Phone, PHONE, OF_SUBSCRIBER, (pk,), "ORDER BY id")
+        return _rows(cursor, Phone, PHONE, OF_SUBSCRIBER, (pk,), "ORDER BY id")
     if category == "email":
-        return _rows(Email, EMAIL, OF_SUBSCRIBER, (pk,), "ORDER BY id")
+        return _rows(cursor, Email, EMAIL, OF_SUBSCRIBER, (pk,), "ORDER BY id")
     if category == "billing_info":
-        rows = _rows(BillingInfo, BILLING, OF_SUBSCRIBER, (pk,))
+        rows = _rows(cursor, BillingInfo, BILLING, OF_SUBSCRIBER, (pk,))
         return rows[0] if rows else None
     if category == "services":
-        return {"services": _rows(Service, SERVICE, OF_SUBSCRIBER, (pk,), "ORDER BY id"),
-                "equipment": _rows(Equipment, EQUIPMENT, OF_SUBSCRIBER, (pk,), "ORDER BY id")}
+        return {"services": _rows(cursor, Service, SERVICE, OF_SUBSCRIBER, (pk,), "ORDER BY id"),
+                "equipment": _rows(cursor, Equipment, EQUIPMENT, OF_SUBSCRIBER, (pk,), "ORDER BY id")}
     if category == "interactions":
-        return _rows(Interaction, INTERACTION, OF_SUBSCRIBER, (pk,),
+        return _rows(cursor, Interaction, INTERACTION, OF_SUBSCRIBER, (pk,),
                      f"ORDER BY created DESC, id DESC LIMIT {INTERACTIONS_SHOWN}")
     raise KeyError(category)
 
@@ -141,11 +140,13 @@ def load_record(pk: int, granted: frozenset[str], categories: Sequence[str]
     `categories` gives every category of a record (and the order of the result); those not in
     `granted` are None and listed under "masked".
     """
-    own = _rows(Subscriber, ACCOUNT + NAME, "id = %s", (pk,))
-    if not own:
-        return None
-    view: dict[str, Any] = {"id": pk}
-    for category in categories:
-        view[category] = _section(pk, category, own[0]) if category in granted else None
+    with connection.cursor() as cursor:
+        own = _rows(cursor, Subscriber, ACCOUNT + NAME, "id = %s", (pk,))
+        if not own:
+            return None
+        view: dict[str, Any] = {"id": pk}
+        for category in categories:
+            view[category] = (_section(cursor, pk, category, own[0]) if category in granted
+                              else None)
     view["masked"] = sorted(set(categories) - granted)
     return view
