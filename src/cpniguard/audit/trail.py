@@ -21,10 +21,11 @@ def _sql() -> tuple[str, str, str]:
     quote = connection.ops.quote_name
     head = quote(ChainHead._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    columns = [f.column for f in AuditEntry._meta.concrete_fields if not f.primary_key]
-    insert = (f"INSERT INTO {quote(AuditEntry._meta.db_table)} "
-              f"({', '.join(quote(c) for c in columns)}) "
-              f"VALUES ({', '.join(['%s'] * len(columns))})")
+    columns = [str(f.column) for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+    table = quote(AuditEntry._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
     select = f"SELECT seq, entry_hash FROM {head} WHERE id = 1{lock}"  # noqa: S608
     update = f"UPDATE {head} SET seq = %s, entry_hash = %s WHERE id = 1"  # noqa: S608
     return select, insert, update

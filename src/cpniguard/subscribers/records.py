@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from cpniguard.subscribers.models import (
     Address,
@@ -56,10 +56,17 @@ def _same(value: Any) -> Any:
 Column = tuple[str, str, Callable[[Any], Any]]  # (output key, model field, converter)
 
 
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a concrete column")
+    return str(field.column)
+
+
 @cache
 def _select(model: type[Model], columns: tuple[Column, ...], where: str, tail: str = "") -> str:
     meta, quote = model._meta, connection.ops.quote_name  # "primary" is an SQL keyword
-    fields = ", ".join(quote(meta.get_field(field).column) for _, field, _ in columns)
+    fields = ", ".join(quote(_column(model, field)) for _, field, _ in columns)
     # Built from model metadata and constants only; values always go in as parameters.
     return f"SELECT {fields} FROM {quote(meta.db_table)} WHERE {where} {tail}"  # noqa: S608
 
@@ -125,8 +132,11 @@ def _section(cursor: CursorWrapper, pk: int, category: str, own: dict[str, Any])
         rows = _rows(cursor, BillingInfo, BILLING, OF_SUBSCRIBER, (pk,))
         return rows[0] if rows else None
     if category == "services":
-        return {"services": _rows(cursor, Service, SERVICE, OF_SUBSCRIBER, (pk,), "ORDER BY id"),
-                "equipment": _rows(cursor, Equipment, EQUIPMENT, OF_SUBSCRIBER, (pk,), "ORDER BY id")}
+        return {
+            "services": _rows(cursor, Service, SERVICE, OF_SUBSCRIBER, (pk,), "ORDER BY id"),
+            "equipment": _rows(cursor, Equipment, EQUIPMENT, OF_SUBSCRIBER, (pk,),
+                               "ORDER BY id"),
+        }
     if category == "interactions":
         return _rows(cursor, Interaction, INTERACTION, OF_SUBSCRIBER, (pk,),
                      f"ORDER BY created DESC, id DESC LIMIT {INTERACTIONS_SHOWN}")
