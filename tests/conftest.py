@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,22 @@ def subscriber(db: None) -> Subscriber:
     Interaction.objects.create(subscriber=sub, ticket="TKT-100042", channel="phone",
                                summary="Intermittent drops in the evening", staff="support1")
     return sub
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_database_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Let the test database be dropped at the end on PostgreSQL.
+
+    Live-server threads and forked verify workers can leave a backend that PostgreSQL has not
+    reaped yet when pytest-django drops the database, which then fails the whole run.
+    """
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

@@ -137,7 +137,8 @@ def test_staff_in_every_role_with_second_factor_where_required(
 
 def test_the_same_seed_gives_the_same_customers(seeded: SeedResult) -> None:
     def snapshot() -> list[tuple[object, ...]]:
-        return list(Subscriber.objects.order_by("account_number").values_list(
+        return list(Subscriber.objects.order_by(
+            "account_number", "addresses__kind", "services__plan").values_list(
             "account_number", "last_name", "addresses__line1", "billing__processor_token",
             "services__plan"))
 
