@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from cpniguard.audit.models import AuditEntry, ChainHead, Outcome
 from cpniguard.audit.verifier import GENESIS, entry_hash
@@ -33,6 +33,10 @@ def _sql() -> tuple[str, str, str]:
 
 _statements: dict[str, tuple[str, str, str]] = {}
 _insert_fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
+# Text and integer columns go to the driver as they are; only these need the field's own
+# conversion (JSON encoding, datetime adaptation), which differs between SQLite and PostgreSQL.
+_converted = tuple(f.attname for f in _insert_fields
+                   if not isinstance(f, models.CharField | models.BigIntegerField))
 
 
 def _locked_head(select_head: str) -> tuple[int, str]:
@@ -108,7 +112,9 @@ def record(
     }
     digest = entry_hash(values)
     entry = AuditEntry(**{**values, "time": now}, entry_hash=digest)
-    params = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _insert_fields]
+    params = [f.get_db_prep_save(getattr(entry, f.attname), connection)
+              if f.attname in _converted else getattr(entry, f.attname)
+              for f in _insert_fields]
     with connection.cursor() as cursor:
         cursor.execute(insert, params)
         cursor.execute(update_head, (entry.seq, digest))
