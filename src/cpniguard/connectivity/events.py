@@ -1,0 +1,103 @@
+"""What every parser produces: assignment events with their evidence, or quarantined lines.
+
+Parsers are pure functions over text; nothing here touches Django or a database. A parser never
+drops input silently: every line it cannot use becomes a `Quarantined` with file, line and
+reason, and every event carries the file, line and (once ingested) the file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class EventKind(StrEnum):
+    SESSION_START = "session-start"      # RADIUS Acct-Status-Type Start
+    SESSION_INTERIM = "session-interim"  # RADIUS Interim-Update
+    SESSION_STOP = "session-stop"        # RADIUS Stop
+    NAS_ON = "nas-on"                    # RADIUS Accounting-On: the NAS restarted
+    NAS_OFF = "nas-off"                  # RADIUS Accounting-Off
+    SESSION_ROW = "session-row"          # one radacct row: start, last update, maybe stop
+    LEASE_ASSIGN = "lease-assign"        # DHCP grant (or a lease block's active state)
+    LEASE_RENEW = "lease-renew"
+    LEASE_RELEASE = "lease-release"
+    LEASE_EXPIRE = "lease-expire"
+    LEASE_STATE = "lease-state"          # a lease file block: holder and interval as recorded
+
+
+class Flag(StrEnum):
+    AMBIGUOUS_LOCAL_TIME = "ambiguous-local-time"  # the repeated fall-back hour: not guessed
+    NONEXISTENT_LOCAL_TIME = "nonexistent-local-time"  # inside the spring-forward gap
+    CLOCK_DISAGREES = "clock-disagrees"  # e.g. a detail header far from its Timestamp
+    NO_STOP = "no-stop"                  # a session that was never closed by its NAS
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    file: str
+    line: int          # 1-based line where the record starts
+    sha256: str = ""   # filled in by the ingest, which hashes the whole file
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    at: datetime | None            # aware, UTC: when the event happened (None if unknowable)
+    evidence: Evidence
+    address: Network | None = None  # an address is a /32 or /128; a delegated prefix its length
+    ends: datetime | None = None   # for lease-state/session-row: the recorded end, aware UTC
+    starts: datetime | None = None  # for lease-state/session-row: the recorded start
+    session_id: str = ""           # Acct-Unique-Session-Id or Acct-Session-Id
+    username: str = ""
+    mac: str = ""                  # lower-case colon form
+    client_id: str = ""            # hex
+    duid: str = ""                 # hex
+    circuit_id: str = ""
+    remote_id: str = ""
+    device: str = ""               # NAS IP / identifier, DHCP server, relay
+    terminate_cause: str = ""
+    octets_in: int | None = None
+    octets_out: int | None = None
+    flags: frozenset[Flag] = field(default_factory=frozenset)
+    extra: tuple[tuple[str, str], ...] = ()  # other attributes worth keeping as evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    file: str
+    line: int
+    reason: str
+    text: str  # the offending line(s), as read
+
+
+Parsed = Event | Quarantined
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A file being parsed and the time zone its local timestamps are written in."""
+
+    path: str
+    zone: str = "UTC"  # IANA name, e.g. "America/Chicago"
+
+
+def numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(lines, start=1):
+        yield number, line.rstrip("\r\n")
+
+
+def open_text(path: str | Path) -> Iterator[str]:
+    """Lines of a log file, gzip read transparently (by magic bytes, not by name)."""
+    import gzip
+
+    with Path(path).open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    with opener(path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        yield from handle
