@@ -9,6 +9,7 @@ from django.db import connection, models, transaction
 
 from cpniguard.audit.models import AuditEntry, ChainHead, Outcome
 from cpniguard.audit.verifier import GENESIS, entry_hash
+from cpniguard.rawsql import driver_cursor, for_driver
 
 CHECKPOINT_EVERY = 1000  # entries between automatic signed checkpoints
 
@@ -42,16 +43,18 @@ _converted = tuple(f.attname for f in _insert_fields
 def _locked_head(select_head: str) -> tuple[int, str]:
     # SQLite takes its write lock at BEGIN (transaction_mode IMMEDIATE); PostgreSQL needs the
     # row lock (FOR UPDATE) so that two writers cannot both extend the chain from one head.
-    with connection.cursor() as cursor:
-        cursor.execute(select_head)
+    cursor = driver_cursor()
+    try:
+        cursor.execute(for_driver(select_head))
         row = cursor.fetchone()
-    if row is None:
-        ChainHead.objects.bulk_create(
-            [ChainHead(pk=1, seq=0, entry_hash=GENESIS)], ignore_conflicts=True
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(select_head)
+        if row is None:
+            ChainHead.objects.bulk_create(
+                [ChainHead(pk=1, seq=0, entry_hash=GENESIS)], ignore_conflicts=True
+            )
+            cursor.execute(for_driver(select_head))
             row = cursor.fetchone()
+    finally:
+        cursor.close()
     return int(row[0]), str(row[1])
 
 
@@ -115,9 +118,12 @@ def record(
     params = [f.get_db_prep_save(getattr(entry, f.attname), connection)
               if f.attname in _converted else getattr(entry, f.attname)
               for f in _insert_fields]
-    with connection.cursor() as cursor:
-        cursor.execute(insert, params)
-        cursor.execute(update_head, (entry.seq, digest))
+    cursor = driver_cursor()
+    try:
+        cursor.execute(for_driver(insert), params)
+        cursor.execute(for_driver(update_head), (entry.seq, digest))
+    finally:
+        cursor.close()
     if entry.seq % CHECKPOINT_EVERY == 0:
         # Sign a checkpoint once this commits; the write itself stays O(1).
         from cpniguard.audit.checkpoints import checkpoint_after_commit

@@ -14,9 +14,9 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
+from cpniguard.rawsql import driver_cursor, for_driver
 from cpniguard.subscribers.models import (
     Address,
     BillingInfo,
@@ -71,9 +71,9 @@ def _select(model: type[Model], columns: tuple[Column, ...], where: str, tail: s
     return f"SELECT {fields} FROM {quote(meta.db_table)} WHERE {where} {tail}"  # noqa: S608
 
 
-def _rows(cursor: CursorWrapper, model: type[Model], columns: tuple[Column, ...], where: str,
+def _rows(cursor: Any, model: type[Model], columns: tuple[Column, ...], where: str,
           params: Sequence[Any], tail: str = "") -> list[dict[str, Any]]:
-    cursor.execute(_select(model, columns, where, tail), params)
+    cursor.execute(for_driver(_select(model, columns, where, tail)), params)
     return [{key: convert(value) for (key, _, convert), value in zip(columns, row, strict=True)}
             for row in cursor.fetchall()]
 
@@ -110,12 +110,12 @@ INTERACTION: tuple[Column, ...] = (("id", "id", _same), ("ticket", "ticket", _sa
 OF_SUBSCRIBER = "subscriber_id = %s"
 
 
-def _address(cursor: CursorWrapper, pk: int, kind: str) -> dict[str, Any] | None:
+def _address(cursor: Any, pk: int, kind: str) -> dict[str, Any] | None:
     rows = _rows(cursor, Address, ADDRESS, OF_SUBSCRIBER + " AND kind = %s", (pk, kind))
     return rows[0] if rows else None
 
 
-def _section(cursor: CursorWrapper, pk: int, category: str, own: dict[str, Any]) -> Any:
+def _section(cursor: Any, pk: int, category: str, own: dict[str, Any]) -> Any:
     if category == "account":
         return {key: own[key] for key, _, _ in ACCOUNT}
     if category == "name":
@@ -150,7 +150,8 @@ def load_record(pk: int, granted: frozenset[str], categories: Sequence[str]
     `categories` gives every category of a record (and the order of the result); those not in
     `granted` are None and listed under "masked".
     """
-    with connection.cursor() as cursor:
+    cursor = driver_cursor()
+    try:
         own = _rows(cursor, Subscriber, ACCOUNT + NAME, "id = %s", (pk,))
         if not own:
             return None
@@ -158,5 +159,7 @@ def load_record(pk: int, granted: frozenset[str], categories: Sequence[str]
         for category in categories:
             view[category] = (_section(cursor, pk, category, own[0]) if category in granted
                               else None)
+    finally:
+        cursor.close()
     view["masked"] = sorted(set(categories) - granted)
     return view
