@@ -29,6 +29,9 @@ class EventKind(StrEnum):
     LEASE_RELEASE = "lease-release"
     LEASE_EXPIRE = "lease-expire"
     LEASE_STATE = "lease-state"          # a lease file block: holder and interval as recorded
+    NAT_ALLOCATE = "nat-allocate"        # CGNAT: a public address and port block given out
+    NAT_RELEASE = "nat-release"          # CGNAT: the block taken back
+    NAT_MAPPING = "nat-mapping"          # deterministic NAT (RFC 7422): a mapping valid over time
 
 
 class Flag(StrEnum):
@@ -66,6 +69,12 @@ class Event:
     octets_out: int | None = None
     flags: frozenset[Flag] = field(default_factory=frozenset)
     extra: tuple[tuple[str, str], ...] = ()  # other attributes worth keeping as evidence
+    # CGNAT: `address` is the public address; the private (inside) address it translates,
+    # and the public port range, inclusive. None outside NAT events.
+    inside_address: Network | None = None
+    port_first: int | None = None
+    port_last: int | None = None
+    protocol: str = ""                   # tcp, udp, icmp, or "" for all
 
 
 @dataclass(frozen=True, slots=True)
