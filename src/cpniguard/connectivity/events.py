@@ -39,6 +39,14 @@ class Flag(StrEnum):
     NONEXISTENT_LOCAL_TIME = "nonexistent-local-time"  # inside the spring-forward gap
     CLOCK_DISAGREES = "clock-disagrees"  # e.g. a detail header far from its Timestamp
     NO_STOP = "no-stop"                  # a session that was never closed by its NAS
+    # Set by the interval builders (connectivity.intervals*), never by a parser:
+    NO_START = "no-start"                # no Start seen: the interval begins where evidence does
+    START_FROM_SESSION_TIME = "start-from-session-time"  # start = event time - Acct-Session-Time
+    ADDRESS_CHANGED = "address-changed"  # split where the session's address changed
+    ADDRESS_LATE = "address-late"        # the session's first records carried no address
+    CLOSED_BY_NAS_RESTART = "closed-by-nas-restart"  # ended by Accounting-On/Off, not a Stop
+    STALE = "stale"                      # open, yet silent for longer than the stale limit
+    OVERLAP = "overlap"                  # overlaps another holder of the same address
 
 
 @dataclass(frozen=True, slots=True)
