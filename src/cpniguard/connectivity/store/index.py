@@ -1,0 +1,163 @@
+"""Point attribution inside one partition: memory-mapped keys, binary search, exact filters.
+
+The key index is sorted by (hi, lo, start). A row for a network matches an address when the
+address masked to the row's prefix length equals the row's key, so each prefix length present
+in the partition (a handful: /32, /128, the delegated /56 or /64) is probed with its own
+searchsorted; a wider scan would be slower and a narrower one would miss delegated prefixes.
+Only the rows that match are then read from Parquet, for their evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from cpniguard.connectivity.store.schema import (
+    Address,
+    StoredInterval,
+    address_key,
+    from_table,
+    prefix_mask,
+    to_us,
+)
+from cpniguard.connectivity.store.writer import INDEX_FILES, KEY_DTYPE
+
+_NO_PORT = -2  # batch encoding of "no port given"; real ports are 0..65535, -1 means all
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    address: Address | str
+    at: datetime
+    port: int | None = None
+    skew: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A stored row that answers a query, and where it is kept (for the disclosure record)."""
+
+    interval: StoredInterval
+    source: str
+    day: str
+    part: int
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    hi: npt.NDArray[np.uint64]
+    lo: npt.NDArray[np.uint64]
+    low: npt.NDArray[np.int64]     # window start, microseconds (at - skew)
+    high: npt.NDArray[np.int64]    # window end, inclusive (at + skew)
+    port: npt.NDArray[np.int64]
+
+
+def probe_arrays(queries: list[Query]) -> _Probe:
+    keys = [address_key(q.address) for q in queries]
+    for query, key in zip(queries, keys, strict=True):
+        if key[2] != 128:  # an IPv4 /32 is /128 once mapped
+            raise ValueError(f"lookup needs a single address, not a network: {query.address}")
+        if query.skew < timedelta(0):
+            raise ValueError("skew must not be negative")
+        if query.port is not None and not 0 <= query.port <= 65535:
+            raise ValueError(f"bad port {query.port}")
+    at = np.array([to_us(q.at) for q in queries], dtype=np.int64)
+    skew = np.array([q.skew // timedelta(microseconds=1) for q in queries], dtype=np.int64)
+    return _Probe(
+        hi=np.array([k[0] for k in keys], dtype=np.uint64),
+        lo=np.array([k[1] for k in keys], dtype=np.uint64),
+        low=at - skew,
+        high=at + skew,
+        port=np.array([_NO_PORT if q.port is None else q.port for q in queries], dtype=np.int64),
+    )
+
+
+class PartitionIndex:
+    def __init__(self, manifest_path: Path) -> None:
+        self.manifest_path = manifest_path
+        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        self.source: str = self.manifest["source"]
+        self.day: str = self.manifest["day"]
+        self.part: int = self.manifest["part"]
+        self.prefix_lengths: list[int] = self.manifest["prefix_lengths"]
+        stem = manifest_path.name.removesuffix(".manifest.json")
+        self.parquet_path = manifest_path.with_name(f"{stem}.parquet")
+        arrays = {
+            label: np.load(manifest_path.with_name(f"{stem}.{label}.npy"), mmap_mode="r")
+            for label in INDEX_FILES
+        }
+        self.key: npt.NDArray[np.void] = arrays["key"]
+        if self.key.dtype != KEY_DTYPE:
+            raise ValueError(f"{manifest_path}: unexpected key dtype {self.key.dtype}")
+        self.start: npt.NDArray[np.int64] = arrays["start"]
+        self.end: npt.NDArray[np.int64] = arrays["end"]
+        self.row: npt.NDArray[np.int32] = arrays["row"]
+        self.plen: npt.NDArray[np.uint8] = arrays["plen"]
+        self.pfirst: npt.NDArray[np.int32] = arrays["pfirst"]
+        self.plast: npt.NDArray[np.int32] = arrays["plast"]
+
+    def find_rows(self, probe: _Probe) -> list[list[int]]:
+        """Parquet row numbers matching each probed query, vectorised over the queries."""
+        found: list[list[int]] = [[] for _ in range(len(probe.hi))]
+        for plen in self.prefix_lengths:
+            mask_hi, mask_lo = prefix_mask(plen)
+            wanted = np.empty(len(probe.hi), dtype=KEY_DTYPE)
+            wanted["hi"] = probe.hi & np.uint64(mask_hi)
+            wanted["lo"] = probe.lo & np.uint64(mask_lo)
+            lefts = np.searchsorted(self.key, wanted, side="left")
+            rights = np.searchsorted(self.key, wanted, side="right")
+            for q in np.nonzero(rights > lefts)[0]:
+                left, right = int(lefts[q]), int(rights[q])
+                # Rows of one network in one day: a short run, filtered exactly.
+                ok = (self.plen[left:right] == plen)
+                ok &= self.start[left:right] <= probe.high[q]
+                ok &= self.end[left:right] > probe.low[q]
+                port = probe.port[q]
+                if port != _NO_PORT:
+                    first, last = self.pfirst[left:right], self.plast[left:right]
+                    ok &= (first == -1) | ((first <= port) & (port <= last))
+                found[q].extend(int(r) for r in self.row[left:right][ok])
+        return found
+
+    def read_rows(self, rows: list[int]) -> dict[int, StoredInterval]:
+        """Only the row groups holding `rows` are decoded."""
+        if not rows:
+            return {}
+        result: dict[int, StoredInterval] = {}
+        handle = pq.ParquetFile(self.parquet_path)
+        try:
+            starts: list[int] = []
+            offset = 0
+            for group in range(handle.num_row_groups):
+                starts.append(offset)
+                offset += handle.metadata.row_group(group).num_rows
+            by_group: dict[int, list[int]] = defaultdict(list)
+            for row in sorted(set(rows)):
+                group = int(np.searchsorted(starts, row, side="right")) - 1
+                by_group[group].append(row)
+            for group, wanted in by_group.items():
+                table = handle.read_row_group(group).take([r - starts[group] for r in wanted])
+                result.update(zip(wanted, from_table(table), strict=True))
+        finally:
+            handle.close()
+        return result
+
+    def matches(self, rows: list[int]) -> list[Match]:
+        decoded = self.read_rows(rows)
+        return [Match(decoded[r], self.source, self.day, self.part, r) for r in rows]
+
+    def lookup(
+        self, address: Address | str, at: datetime, port: int | None = None,
+        skew: timedelta = timedelta(0),
+    ) -> list[Match]:
+        [rows] = self.find_rows(probe_arrays([Query(address, at, port, skew)]))
+        return self.matches(rows)

@@ -1,0 +1,135 @@
+"""The embedded log store: day partitions on local disk, one directory per source.
+
+A lookup at instant T opens only the partitions of T's UTC day (and the neighbouring day when
+the skew window crosses midnight), because every interval was split at midnight on write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from cpniguard.connectivity.store.index import Match, PartitionIndex, Query, probe_arrays
+from cpniguard.connectivity.store.schema import DAY_US, Address, StoredInterval, to_us
+from cpniguard.connectivity.store.writer import check_source, day_name, write_batch
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    source: str
+    day: str
+    part: int
+    rows: int
+    manifest: Path
+
+
+def _sort_key(match: Match) -> tuple[int, int, int, int, str, int, int]:
+    i = match.interval
+    return (i.start, i.hi, i.lo, i.plen, match.source, match.part, match.row)
+
+
+class EmbeddedLogStore:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._indexes: dict[Path, PartitionIndex] = {}
+
+    def add(self, source: str, rows: Iterable[StoredInterval]) -> list[Path]:
+        return write_batch(self.root, source, rows)
+
+    def _sources(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def _manifests(self, day: str) -> list[Path]:
+        # Only a manifest makes a partition visible; temp files and orphans are never opened.
+        found: list[Path] = []
+        for source in self._sources():
+            directory = source / day
+            if directory.is_dir():
+                found.extend(sorted(directory.glob("part-*.manifest.json")))
+        return found
+
+    def _index(self, manifest: Path) -> PartitionIndex:
+        index = self._indexes.get(manifest)
+        if index is None:
+            index = self._indexes[manifest] = PartitionIndex(manifest)
+        return index
+
+    @staticmethod
+    def _days(query: Query) -> list[str]:
+        at = to_us(query.at)
+        skew = query.skew // timedelta(microseconds=1)
+        first, last = (at - skew) // DAY_US, (at + skew) // DAY_US
+        return [day_name(day) for day in range(first, last + 1)]
+
+    def lookup(
+        self, address: Address | str, at: datetime, *, port: int | None = None,
+        skew: timedelta = timedelta(0),
+    ) -> list[Match]:
+        """Every stored row holding `address` (and `port`) at `at`, or within `skew` of it.
+
+        More than one match is an answer too: the caller must report it as ambiguous.
+        """
+        return self.batch_lookup([Query(address, at, port, skew)])[0]
+
+    def batch_lookup(self, queries: Iterable[Query]) -> list[list[Match]]:
+        queries = list(queries)
+        probe_arrays(queries)  # validate everything before touching disk
+        by_day: dict[str, list[int]] = {}
+        for number, query in enumerate(queries):
+            for day in self._days(query):
+                by_day.setdefault(day, []).append(number)
+        results: list[list[Match]] = [[] for _ in queries]
+        for day, numbers in by_day.items():
+            probe = probe_arrays([queries[n] for n in numbers])
+            for manifest in self._manifests(day):
+                index = self._index(manifest)
+                found = index.find_rows(probe)
+                wanted = sorted({row for rows in found for row in rows})
+                if not wanted:
+                    continue
+                decoded = index.read_rows(wanted)
+                for number, rows in zip(numbers, found, strict=True):
+                    results[number].extend(
+                        Match(decoded[r], index.source, index.day, index.part, r) for r in rows
+                    )
+        return [sorted(matches, key=_sort_key) for matches in results]
+
+    def partitions(self, source: str | None = None) -> list[PartitionInfo]:
+        found = []
+        for directory in self._sources():
+            if source is not None and directory.name != source:
+                continue
+            for manifest in sorted(directory.glob("*/part-*.manifest.json")):
+                data = json.loads(manifest.read_text())
+                found.append(
+                    PartitionInfo(data["source"], data["day"], data["part"], data["rows"], manifest)
+                )
+        return found
+
+    def drop_partition(self, source: str, day: date | str, part: int | None = None) -> list[Path]:
+        """Retention: physically delete whole partitions of `source` on `day` (one, or all).
+
+        The manifest goes first, so a crash mid-way leaves invisible files, never a partition
+        that answers with some of its rows missing. Returns the manifests removed.
+        """
+        check_source(source)
+        day_text = day if isinstance(day, str) else day.isoformat()
+        date.fromisoformat(day_text)  # refuse anything that is not a plain date
+        directory = self.root / source / day_text
+        pattern = "part-*.manifest.json" if part is None else f"part-{part:06d}.manifest.json"
+        dropped = []
+        for manifest in sorted(directory.glob(pattern)) if directory.is_dir() else []:
+            self._indexes.pop(manifest, None)
+            stem = manifest.name.removesuffix(".manifest.json")
+            manifest.unlink()
+            for leftover in directory.glob(f"{stem}.*"):
+                leftover.unlink()
+            dropped.append(manifest)
+        if directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+        return dropped
