@@ -31,10 +31,9 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
-from cpniguard.connectivity.clock import zone
-from cpniguard.connectivity.events import Event, EventKind, Evidence, Quarantined, Source, numbered
+from cpniguard.connectivity.events import Event, EventKind, Evidence, Quarantined, Source
 from cpniguard.connectivity.parsers.freeradius_common import BadValue
-from cpniguard.connectivity.parsers.nat_common import NoYear, YearGuess, header, host, port
+from cpniguard.connectivity.parsers.nat_common import YearGuess, header, host, parse_tagged, port
 
 _TAG = re.compile(r"%(?:ASA|FTD|PIX)-\d-(305011|305012): ")
 _IFC = r"[^\s:()/]+"
@@ -48,18 +47,7 @@ _BODY = re.compile(
 def parse(lines: Iterable[str], source: Source, *, year: int | None = None
           ) -> Iterator[Event | Quarantined]:
     """Events from ASA 305011/305012 lines; `year` is the year of the first yearless line."""
-    zone(source.zone)  # an unknown zone is a configuration error, raised before any line
-    years = YearGuess(source, year)
-    for number, line in numbered(lines):
-        tag = _TAG.search(line)
-        if tag is None:
-            continue
-        try:
-            yield _event(line, tag, source, number, years)
-        except NoYear:
-            raise
-        except (BadValue, ValueError, OverflowError) as exc:
-            yield Quarantined(source.path, number, str(exc), line)
+    return parse_tagged(lines, source, year, _TAG, _event)
 
 
 def _event(line: str, tag: re.Match[str], source: Source, number: int,

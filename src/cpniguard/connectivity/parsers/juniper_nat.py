@@ -31,7 +31,6 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from cpniguard.connectivity.clock import zone
 from cpniguard.connectivity.events import (
     Event,
     EventKind,
@@ -39,10 +38,15 @@ from cpniguard.connectivity.events import (
     Flag,
     Quarantined,
     Source,
-    numbered,
 )
 from cpniguard.connectivity.parsers.freeradius_common import BadValue, from_epoch
-from cpniguard.connectivity.parsers.nat_common import NoYear, YearGuess, header, host, port_range
+from cpniguard.connectivity.parsers.nat_common import (
+    YearGuess,
+    header,
+    host,
+    parse_tagged,
+    port_range,
+)
 
 _TAG = re.compile(r"\bJSERVICES_NAT_PORT_BLOCK_(ALLOC|RELEASE|ACTIVE):")
 _BODY = re.compile(r" (?P<inside>[0-9A-Fa-f.:]+) -> (?P<public>[0-9.]+):(?P<first>\d+)-"
@@ -57,18 +61,7 @@ _TOLERANCE = timedelta(minutes=2)
 def parse(lines: Iterable[str], source: Source, *, year: int | None = None
           ) -> Iterator[Event | Quarantined]:
     """Events from Juniper PBA syslog lines; `year` is the year of the first line."""
-    zone(source.zone)  # an unknown zone is a configuration error, raised before any line
-    years = YearGuess(source, year)
-    for number, line in numbered(lines):
-        tag = _TAG.search(line)
-        if tag is None:
-            continue
-        try:
-            yield _event(line, tag, source, number, years)
-        except NoYear:
-            raise
-        except (BadValue, ValueError, OverflowError) as exc:
-            yield Quarantined(source.path, number, str(exc), line)
+    return parse_tagged(lines, source, year, _TAG, _event)
 
 
 def _event(line: str, tag: re.Match[str], source: Source, number: int,

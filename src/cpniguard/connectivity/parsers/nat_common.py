@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cpniguard.connectivity.clock import local_to_utc, zone
-from cpniguard.connectivity.events import Flag, Network, Source
+from cpniguard.connectivity.events import Event, Flag, Network, Quarantined, Source, numbered
 from cpniguard.connectivity.parsers.freeradius_common import BadValue, parse_iso
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -136,3 +137,24 @@ def port_range(first: str, last: str) -> tuple[int, int]:
     if lo > hi:
         raise BadValue(f"port range runs backwards: {first}-{last}")
     return lo, hi
+
+
+EventBuilder = Callable[[str, "re.Match[str]", Source, int, YearGuess], Event]
+
+
+def parse_tagged(lines: Iterable[str], source: Source, year: int | None, tag: re.Pattern[str],
+                 build: EventBuilder) -> Iterator[Event | Quarantined]:
+    """The loop the syslog NAT parsers share: lines without the message tag are other traffic
+    and skipped; a tagged line that does not parse exactly is quarantined."""
+    zone(source.zone)  # an unknown zone is a configuration error, raised before any line
+    years = YearGuess(source, year)
+    for number, line in numbered(lines):
+        found = tag.search(line)
+        if found is None:
+            continue
+        try:
+            yield build(line, found, source, number, years)
+        except NoYear:
+            raise
+        except (BadValue, ValueError, OverflowError) as exc:
+            yield Quarantined(source.path, number, str(exc), line)
