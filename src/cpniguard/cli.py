@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "cpniguard.policy.commands",
     "cpniguard.accounts.commands",
     "cpniguard.subscribers.commands",
+    "cpniguard.connectivity.commands",
     "cpniguard.audit.commands",
     "cpniguard.demo.commands",
     "cpniguard.server",

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "cpniguard.accounts",
     "cpniguard.audit",
     "cpniguard.subscribers",
+    "cpniguard.connectivity",
     "cpniguard.web",
     "cpniguard.api",
 ]

@@ -1,0 +1,252 @@
+"""One log file into the log store, exactly once, with every unusable line kept for review.
+
+Order of work, chosen so a crash at any point is repaired by running the same command again:
+
+1. Hash the file (streaming). A `complete` IngestedFile with that hash and format means the
+   file is already in: nothing is added.
+2. Parse and build intervals in memory; nothing is written yet.
+3. Save on the IngestedFile row (status `started`) the store root and the UTC days the rows
+   will touch. Only then write to the store.
+4. In one DB transaction: the quarantined lines, the row marked `complete`, the audit entry.
+
+A `started` row found in step 1 is an attempt that died after step 3: each partition of this
+format on its recorded days whose rows carry this file's hash as evidence is dropped, then the
+file is ingested afresh. A partition holds the rows of exactly one `add` call, i.e. of one
+file, so that test is exact; the rows' own evidence is used rather than a list of manifests
+saved after the write because a crash between the write and that save would lose the list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.db import transaction
+from django.utils import timezone
+
+from cpniguard.access import Actor
+from cpniguard.access.gate import record_event
+from cpniguard.audit.models import Outcome
+from cpniguard.connectivity.clock import zone
+from cpniguard.connectivity.events import Event, Quarantined, Source, open_text
+from cpniguard.connectivity.intervals import Skipped
+from cpniguard.connectivity.intervals_dhcp import dhcp_intervals
+from cpniguard.connectivity.intervals_nat import nat_intervals
+from cpniguard.connectivity.intervals_radius import radius_intervals
+from cpniguard.connectivity.models import IngestedFile, QuarantinedLine
+from cpniguard.connectivity.parsers import (
+    asa_nat,
+    cisco_nat,
+    conntrack,
+    detnat,
+    dhcpd_leases,
+    juniper_nat,
+    kea_lease,
+    kea_legal,
+    radacct_csv,
+    radius_detail,
+)
+from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval, from_interval
+from cpniguard.connectivity.store.index import PartitionIndex
+from cpniguard.connectivity.store.writer import day_name, split_days
+
+# A RADIUS session silent this long before the newest record is flagged STALE: well above the
+# interim intervals NASes are configured with (5 min to a few hours), below a lost session.
+STALE_AFTER = timedelta(hours=24)
+_CHUNK = 1 << 20
+
+Parser = Callable[..., Iterator[Event | Quarantined]]
+# format -> (parser, interval builder family)
+FORMATS: dict[str, tuple[Parser, str]] = {
+    "radius-detail": (radius_detail.parse, "radius"),
+    "radacct-csv": (radacct_csv.parse, "radius"),
+    "dhcpd-leases": (dhcpd_leases.parse, "dhcp"),
+    "kea-lease4": (kea_lease.parse_v4, "dhcp"),
+    "kea-lease6": (kea_lease.parse_v6, "dhcp"),
+    "kea-legal": (kea_legal.parse, "dhcp"),
+    "juniper-nat": (juniper_nat.parse, "nat"),
+    "cisco-nat": (cisco_nat.parse, "nat"),
+    "asa-nat": (asa_nat.parse, "nat"),
+    "conntrack": (conntrack.parse, "nat"),
+    "detnat": (detnat.parse, "nat"),
+}
+
+
+class ProgressSink(Protocol):
+    def start(self, phase: str, total: int | None) -> None: ...
+
+    def advance(self, amount: int) -> None: ...
+
+
+class UnknownFormat(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    path: str
+    sha256: str
+    format: str
+    already_ingested: bool
+    lines: int
+    events: int
+    intervals: int
+    quarantined: int
+    partitions: tuple[str, ...] = ()
+
+
+def file_digest(path: Path, progress: ProgressSink | None = None) -> tuple[str, int, int]:
+    """(SHA-256, size, newline count) of the file as stored: the hash is the evidence."""
+    digest, size, newlines = hashlib.sha256(), 0, 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            newlines += chunk.count(b"\n")
+            if progress is not None:
+                progress.advance(len(chunk))
+    return digest.hexdigest(), size, newlines
+
+
+def _counted(lines: Iterable[str], counter: list[int], progress: ProgressSink | None
+             ) -> Iterator[str]:
+    for line in lines:
+        counter[0] += 1
+        if progress is not None:
+            progress.advance(1)
+        yield line
+
+
+def _events(items: Iterable[Event | Quarantined], sha256: str, quarantined: list[Quarantined],
+            counter: list[int]) -> Iterator[Event]:
+    """Events with the file hash as evidence; quarantined lines set aside, never dropped."""
+    for item in items:
+        if isinstance(item, Quarantined):
+            quarantined.append(item)
+        else:
+            counter[0] += 1
+            yield replace(item, evidence=replace(item.evidence, sha256=sha256))
+
+
+def _build(family: str, events: Iterable[Event], skipped: Skipped) -> Iterator[Any]:
+    if family == "radius":
+        return radius_intervals(events, stale_after=STALE_AFTER, skipped=skipped)
+    if family == "dhcp":
+        return dhcp_intervals(events, skipped=skipped)
+    return nat_intervals(events, skipped=skipped)
+
+
+def _texts(path: Path, numbers: set[int]) -> dict[int, str]:
+    """The raw text of the given lines, for skipped events (parsers do not keep it)."""
+    found: dict[int, str] = {}
+    if numbers:
+        for number, line in enumerate(open_text(path), start=1):
+            if number in numbers:
+                found[number] = line.rstrip("\r\n")
+                if len(found) == len(numbers):
+                    break
+    return found
+
+
+def _days(rows: list[StoredInterval]) -> list[str]:
+    return sorted({day_name(day) for row in rows for day, _ in split_days(row)})
+
+
+def _drop_attempt(record: IngestedFile) -> None:
+    """Remove the partitions an interrupted attempt at this file may have published."""
+    if not record.store:
+        return
+    store = EmbeddedLogStore(record.store)
+    days = set(record.days)
+    for info in store.partitions(record.format):
+        if info.day in days:
+            first = PartitionIndex(info.manifest).read_rows([0]).get(0)
+            if first is not None and any(e.sha256 == record.sha256 for e in first.evidence):
+                store.drop_partition(record.format, info.day, info.part)
+
+
+def _claim(path: Path, sha256: str, fmt: str, zone_name: str, size: int) -> IngestedFile | None:
+    """The row to ingest under, or None when the file is already in."""
+    record = IngestedFile.objects.filter(sha256=sha256, format=fmt).first()
+    if record is not None and record.status == IngestedFile.Status.COMPLETE:
+        return None
+    if record is None:
+        return IngestedFile.objects.create(
+            path=str(path), sha256=sha256, format=fmt, source_zone=zone_name, size=size,
+            started=timezone.now())
+    _drop_attempt(record)
+    record.quarantine.all().delete()
+    record.path, record.source_zone, record.size = str(path), zone_name, size
+    record.store, record.days, record.started = "", [], timezone.now()
+    record.save()
+    return record
+
+
+def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Path, *,
+                progress: ProgressSink | None = None, year: int | None = None,
+                device: str = "") -> IngestResult:
+    """Ingest one file; raises UnknownFormat, clock.UnknownZone or OSError before any write."""
+    if fmt not in FORMATS:
+        raise UnknownFormat(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    zone(zone_name)
+    path = Path(path).resolve()
+    size_hint = path.stat().st_size
+    if progress is not None:
+        progress.start(f"hashing {path.name}", size_hint)
+    sha256, size, newlines = file_digest(path, progress)
+    record = _claim(path, sha256, fmt, zone_name, size)
+    if record is None:
+        return IngestResult(str(path), sha256, fmt, True, 0, 0, 0, 0)
+
+    parser, family = FORMATS[fmt]
+    options: dict[str, Any] = {}
+    if fmt in ("juniper-nat", "asa-nat"):
+        options["year"] = year
+    elif fmt == "conntrack":
+        options["device"] = device
+    if progress is not None:
+        progress.start(f"parsing {path.name}", newlines + 1)
+    lines, events = [0], [0]
+    quarantined: list[Quarantined] = []
+    skipped: Skipped = []
+    items = parser(_counted(open_text(path), lines, progress), Source(str(path), zone_name),
+                   **options)
+    built = _build(family, _events(items, sha256, quarantined, events), skipped)
+    rows = [from_interval(interval, fmt) for interval in built]
+
+    # Recorded before the write, so a crash during it can still be cleaned up exactly.
+    record.store, record.days = str(Path(store_root).resolve()), _days(rows)
+    record.save(update_fields=["store", "days"])
+    manifests = EmbeddedLogStore(store_root).add(fmt, rows) if rows else []
+    relative = tuple(str(Path(m).resolve().relative_to(record.store)) for m in manifests)
+
+    texts = _texts(path, {event.evidence.line for event, _ in skipped})
+    bad = [QuarantinedLine(file=record, line=q.line, reason=q.reason[:500],
+                           text=q.text[:QuarantinedLine.TEXT_LIMIT]) for q in quarantined]
+    bad += [QuarantinedLine(file=record, line=event.evidence.line,
+                            reason=f"not usable for intervals: {reason}"[:500],
+                            text=texts.get(event.evidence.line, "")[:QuarantinedLine.TEXT_LIMIT])
+            for event, reason in skipped]
+    _complete(record, lines[0], events[0], len(rows), bad, relative)
+    return IngestResult(str(path), sha256, fmt, False, lines[0], events[0], len(rows), len(bad),
+                        relative)
+
+
+def _complete(record: IngestedFile, lines: int, events: int, intervals: int,
+              bad: list[QuarantinedLine], partitions: tuple[str, ...]) -> None:
+    """The commit point: after this the file counts as ingested."""
+    with transaction.atomic():
+        QuarantinedLine.objects.bulk_create(bad, batch_size=1000)
+        record.status = IngestedFile.Status.COMPLETE
+        record.lines, record.events, record.intervals = lines, events, intervals
+        record.quarantined, record.partitions = len(bad), list(partitions)
+        record.finished = timezone.now()
+        record.save()
+        # Only the hash and counts: the audit trail must not copy addresses or names.
+        record_event(Actor.for_os_user(), "logs:file:ingest", Outcome.SUCCEEDED,
+                     subject=f"logfile:{record.sha256}",
+                     reason=f"{record.format}: {intervals} intervals, {len(bad)} quarantined")

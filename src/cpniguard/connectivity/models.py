@@ -1,0 +1,61 @@
+"""What was ingested from which log file, and every line that could not be used.
+
+The interval rows themselves live in the log store (connectivity.store); the database only
+keeps the bookkeeping that makes an ingest idempotent and crash-safe, and the quarantine an
+operator has to review.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class IngestedFile(models.Model):
+    class Status(models.TextChoices):
+        STARTED = "started"    # store writes may exist; re-running drops them first
+        COMPLETE = "complete"  # store write returned and the quarantine was committed
+
+    path = models.CharField(max_length=4096)
+    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=32)
+    source_zone = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
+    lines = models.BigIntegerField(default=0)
+    events = models.BigIntegerField(default=0)
+    intervals = models.BigIntegerField(default=0)
+    quarantined = models.BigIntegerField(default=0)
+    # Where the rows went, saved BEFORE the store write: the store root and the UTC days the
+    # rows touch. A crashed attempt's partitions are found there (their rows carry this file's
+    # hash as evidence), so they can be dropped exactly even if the crash hit mid-write.
+    store = models.CharField(max_length=4096, blank=True)
+    days = models.JSONField(default=list)
+    # The manifests the completed write produced, relative to the store root: for operators.
+    partitions = models.JSONField(default=list)
+    started = models.DateTimeField()
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sha256", "format"], name="ingested_file_once"),
+        ]
+        ordering = ["started", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.format} {self.sha256[:12]} {self.status}"
+
+
+class QuarantinedLine(models.Model):
+    TEXT_LIMIT = 2000  # a runaway line (a binary file fed by mistake) must not bloat the DB
+
+    file = models.ForeignKey(IngestedFile, on_delete=models.CASCADE, related_name="quarantine")
+    line = models.BigIntegerField()
+    reason = models.CharField(max_length=500)
+    text = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["file_id", "line", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.file.path}:{self.line}: {self.reason}"
