@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cpniguard.accounts.models import StaffUser
 from cpniguard.audit.models import AuditEntry
 from cpniguard.cli import main
 from cpniguard.connectivity import ingest
@@ -35,6 +37,17 @@ def _content(root: Path, source: str) -> list[StoredInterval]:
     for info in store.partitions(source):
         rows.extend(PartitionIndex(info.manifest).read_rows(list(range(info.rows))).values())
     return sorted(rows, key=repr)
+
+
+NOC = ("--purpose", "troubleshooting", "--reference", "TKT-104233")
+
+
+@pytest.fixture(autouse=True)
+def _noc_operator(make_staff: Callable[..., StaffUser], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI acts as the staff member linked to the OS user: here a NOC engineer."""
+    make_staff("noc", os_username="nocop")
+    monkeypatch.setenv("LOGNAME", "nocop")
+    monkeypatch.setenv("USER", "nocop")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -98,7 +111,7 @@ def test_malformed_lines_are_listed_in_quarantine(tmp_path: Path,
                         str(tmp_path), str(MALFORMED))
     assert code == 0, "quarantined lines are reported, not a failure"
     assert "7 quarantined" in out
-    code, out, _ = _run(capsys, "logs", "quarantine", "--file", str(MALFORMED))
+    code, out, _ = _run(capsys, "logs", "quarantine", "--file", str(MALFORMED), *NOC)
     assert code == 0
     assert f"{MALFORMED}:16: " not in out  # records are quarantined at their first line
     assert f"{MALFORMED}:14: line 16: Framed-IP-Address: not an IP address" in out
@@ -108,7 +121,7 @@ def test_malformed_lines_are_listed_in_quarantine(tmp_path: Path,
         in out
     sha = IngestedFile.objects.get().sha256
     code, out, _ = _run(capsys, "logs", "quarantine", "--file", sha[:12], "--json",
-                        "--limit", "3")
+                        "--limit", "3", *NOC)
     rows = json.loads(out)["quarantined"]
     assert len(rows) == 3
     assert all(r["sha256"] == sha and r["reason"] for r in rows)
@@ -119,9 +132,26 @@ def test_malformed_lines_are_listed_in_quarantine(tmp_path: Path,
 def test_quarantine_for_another_file_is_empty(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     ingest_file(MALFORMED, "radius-detail", "UTC", tmp_path)
-    code, out, _ = _run(capsys, "logs", "quarantine", "--file", str(V3))
+    code, out, _ = _run(capsys, "logs", "quarantine", "--file", str(V3), *NOC)
     assert code == 0
     assert out.strip() == "no quarantined lines"
+
+
+def test_reading_quarantined_lines_needs_a_purpose_the_policy_grants(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        make_staff: Callable[..., StaffUser], monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest_file(MALFORMED, "radius-detail", "UTC", tmp_path)
+    code, _, err = _run(capsys, "logs", "quarantine", "--purpose", "troubleshooting")
+    assert code == 3
+    assert "requires a trouble ticket reference" in err
+    make_staff("support", username="support9", os_username="desk9")
+    monkeypatch.setenv("LOGNAME", "desk9")
+    monkeypatch.setenv("USER", "desk9")
+    code, out, err = _run(capsys, "logs", "quarantine", *NOC)
+    assert code == 3
+    assert out == ""
+    refused = AuditEntry.objects.filter(event="connectivity:quarantine:read", outcome="refused")
+    assert refused.count() == 2
 
 
 def _crash(*args: Any, **kwargs: Any) -> None:

@@ -100,9 +100,13 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _quarantine(args: argparse.Namespace) -> int:
+    """Quarantined lines are raw log content (usernames, MACs, addresses): reading them is a
+    read of connectivity logs, decided by the policy and audited like any other."""
     from django.db.models import Q
 
+    from cpniguard.access import AccessRefused, Actor, access
     from cpniguard.connectivity.models import QuarantinedLine
+    from cpniguard.policy import Action
 
     lines = QuarantinedLine.objects.select_related("file").order_by("file_id", "line", "id")
     if args.file:
@@ -111,10 +115,20 @@ def _quarantine(args: argparse.Namespace) -> int:
         if len(wanted) >= 8 and all(c in "0123456789abcdef" for c in wanted):
             match |= Q(file__sha256__startswith=wanted)  # an abbreviated hash, as git shows
         lines = lines.filter(match)
-    rows: list[dict[str, Any]] = [
-        {"file": q.file.path, "sha256": q.file.sha256, "format": q.file.format,
-         "line": q.line, "reason": q.reason, "text": q.text}
-        for q in lines[:args.limit]]
+    try:
+        with access(Actor.for_os_user(), Action.READ, resource="connectivity:quarantine",
+                    purpose=args.purpose, reference=args.reference, subject="quarantine",
+                    categories={"connectivity_logs"}) as permit:
+            rows: list[dict[str, Any]] = [
+                {"file": q.file.path, "sha256": q.file.sha256, "format": q.file.format,
+                 "line": q.line, "reason": q.reason, "text": q.text}
+                for q in lines[:args.limit]]
+            permit.about("quarantine:" + ",".join(sorted({r["sha256"][:16] for r in rows})))
+            permit.touched(["quarantine.line", "quarantine.reason", "quarantine.text"])
+    except AccessRefused as refused:
+        print(f"refused: {refused.decision.reason} (rule {refused.decision.rule})",
+              file=sys.stderr)
+        return 3
     if args.json:
         print(json.dumps({"quarantined": rows}))
         return 0
@@ -153,5 +167,9 @@ def register(commands: Any) -> None:
                         help="only this file: its path, SHA-256, or a hash prefix (8+ digits)")
     review.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
                         help=f"at most this many lines (default {DEFAULT_LIMIT})")
+    review.add_argument("--purpose", required=True,
+                        help="why you read raw log lines, e.g. troubleshooting")
+    review.add_argument("--reference", help="ticket or case reference, where the policy "
+                        "requires one (e.g. TKT-104233)")
     review.add_argument("--json", action="store_true")
     review.set_defaults(func=_quarantine)
