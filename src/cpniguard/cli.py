@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "cpniguard.accounts.commands",
     "cpniguard.subscribers.commands",
     "cpniguard.connectivity.commands",
+    "cpniguard.connectivity.attribute_command",
     "cpniguard.audit.commands",
     "cpniguard.demo.commands",
     "cpniguard.server",
