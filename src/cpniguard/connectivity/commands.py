@@ -173,3 +173,6 @@ def register(commands: Any) -> None:
                         "requires one (e.g. TKT-104233)")
     review.add_argument("--json", action="store_true")
     review.set_defaults(func=_quarantine)
+    from cpniguard.connectivity.generate_command import add_generate
+
+    add_generate(sub)
