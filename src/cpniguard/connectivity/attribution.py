@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from cpniguard.connectivity.events import Evidence, Flag
+from cpniguard.connectivity.events import IDENTITY_FIELDS, Evidence, Flag
 from cpniguard.connectivity.store import ALL_PORTS, OPEN_END, LogStore, Match
 from cpniguard.connectivity.store.schema import Address, from_us, to_us
 
@@ -133,8 +133,8 @@ def _candidates(matches: list[Match]) -> list[Candidate]:
         network = row.address
         ports = None if row.port_first == ALL_PORTS else (row.port_first, row.port_last)
         inside = row.session_id if ports and row.session_id.startswith(_INSIDE) else ""
-        holder = Holder(row.username, row.mac, row.client_id, row.duid, row.circuit_id,
-                        row.remote_id, row.device, inside)
+        holder = Holder(**{name: getattr(row, name) for name in IDENTITY_FIELDS},
+                        device=row.device, inside=inside)
         key = (holder, str(network), ports, row.source, row.session_id, row.original_start,
                row.original_end)
         place = f"{match.source}/{match.day}/{match.part}#{match.row}"

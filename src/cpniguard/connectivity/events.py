@@ -15,6 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Who held an address, as logs name them; every layer (events, intervals, the store, answers)
+# carries these same string fields, so code that copies them uses this one list.
+IDENTITY_FIELDS = ("username", "mac", "client_id", "duid", "circuit_id", "remote_id")
 
 
 class EventKind(StrEnum):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from cpniguard.connectivity.events import Evidence, Network
+from cpniguard.connectivity.events import IDENTITY_FIELDS, Evidence, Network
 
 OPEN_END = 2**63 - 1
 ALL_PORTS = -1
@@ -140,9 +140,7 @@ def from_interval(obj: Any, source: str | None = None) -> StoredInterval:
         last_seen=None if last_seen is None else to_us(last_seen),
         port_first=ALL_PORTS if port_first is None else int(port_first),
         port_last=ALL_PORTS if port_last is None else int(port_last),
-        username=getattr(obj, "username", ""), mac=getattr(obj, "mac", ""),
-        client_id=getattr(obj, "client_id", ""), duid=getattr(obj, "duid", ""),
-        circuit_id=getattr(obj, "circuit_id", ""), remote_id=getattr(obj, "remote_id", ""),
+        **{name: getattr(obj, name, "") for name in IDENTITY_FIELDS},
         device=getattr(obj, "device", ""), session_id=getattr(obj, "session_id", ""),
         flags=",".join(sorted(str(flag) for flag in getattr(obj, "flags", ()))),
         evidence=tuple(
@@ -153,8 +151,7 @@ def from_interval(obj: Any, source: str | None = None) -> StoredInterval:
 
 
 _EVIDENCE = pa.struct([("file", pa.string()), ("line", pa.int64()), ("sha256", pa.string())])
-_STRINGS = ("source", "username", "mac", "client_id", "duid", "circuit_id", "remote_id",
-            "device", "session_id", "flags")
+_STRINGS = ("source", *IDENTITY_FIELDS, "device", "session_id", "flags")
 ARROW_SCHEMA = pa.schema(
     [("hi", pa.uint64()), ("lo", pa.uint64()), ("plen", pa.uint8()),
      ("start", pa.int64()), ("end", pa.int64()),
