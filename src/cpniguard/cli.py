@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "cpniguard.subscribers.commands",
     "cpniguard.connectivity.commands",
     "cpniguard.connectivity.attribute_command",
+    "cpniguard.connectivity.links_command",
     "cpniguard.audit.commands",
     "cpniguard.demo.commands",
     "cpniguard.server",

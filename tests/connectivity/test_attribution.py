@@ -13,9 +13,9 @@ import pytest
 from cpniguard.accounts.models import StaffUser
 from cpniguard.audit.models import AuditEntry
 from cpniguard.cli import main
-from cpniguard.connectivity.attribute_command import Usage, parse_instant, parse_target
 from cpniguard.connectivity.attribution import Status, attribute
 from cpniguard.connectivity.events import Evidence, Flag
+from cpniguard.connectivity.question import Usage, parse_instant, parse_target
 from cpniguard.connectivity.store import OPEN_END, EmbeddedLogStore, StoredInterval
 from cpniguard.connectivity.store.schema import address_key, to_us
 

@@ -77,10 +77,17 @@ def access(
     reference: str | None,
     subject: str,
     categories: Iterable[str],
+    required: Iterable[str] = (),
 ) -> Iterator[Permit]:
+    """`required`: categories without which the work is pointless (attribution without the
+    connectivity logs); the others may be masked. Missing a required one is a refusal."""
     request = AccessRequest(actor.role, purpose, action, frozenset(categories),
                             reference or None)
     decision = current_policy().decide(request)
+    missing = sorted(frozenset(required) - decision.granted)
+    if decision.allowed and missing:
+        decision = Decision(False, f"{decision.rule}:missing-category",
+                            f"the rule that applies does not cover {', '.join(missing)}")
     event = event_name(resource, action)
     if not decision.allowed:
         with transaction.atomic():

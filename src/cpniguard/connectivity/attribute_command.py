@@ -1,119 +1,133 @@
 """`cpniguard attribute ADDRESS[:PORT] --at INSTANT --purpose P`: who held an address when.
 
-The instant must say which instant it is: an offset or an IANA zone name. A bare local time
-is refused, and so is a zone-named time that falls in a fall-back repeat or a spring-forward
-gap, because either would make the engine answer for an instant nobody asked about.
+`cpniguard attribute --batch FILE.csv --purpose P` answers many at once: a CSV with a header
+naming `address` and `at` columns (and optionally `port` and `id`, echoed back), written as
+CSV (default), JSON lines or one JSON document. Every row is checked before anything is
+asked; one bad row refuses the whole batch and each bad row is named.
 
-Every answer, and every refusal, goes through the access gate and is audited. The audit entry
-names the status only; the address and instant stay out of its free-text fields.
-
-Exit codes: 0 answered (whatever the status), 2 bad usage, 3 refused by the policy.
+Every answer, and every refusal, goes through the access gate and is audited (see
+connectivity/answers.py). Exit codes: 0 answered (whatever the status), 2 bad usage,
+3 refused by the policy.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
+import csv
 import json
 import sys
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from cpniguard.connectivity.attribution import Answer, Candidate, attribute
-from cpniguard.connectivity.clock import UnknownZone, local_to_utc, zone
+from cpniguard.connectivity.answers import DEFAULT_SKEW, Ask
+from cpniguard.connectivity.question import Usage
 
 EXIT_USAGE, EXIT_REFUSED = 2, 3
-DEFAULT_SKEW = 2.0
-FIELDS = ("address", "port", "instant", "status", "holder", "interval", "evidence")
+CSV_COLUMNS = ("id", "address", "port", "instant_utc", "status", "reason", "subscriber_id",
+               "account_number", "name", "holder", "interval", "evidence")
 
 
-class Usage(ValueError):
-    pass
-
-
-def parse_target(text: str) -> tuple[str, int | None]:
-    """`192.0.2.1`, `192.0.2.1:443`, `2001:db8::1`, `[2001:db8::1]:443` → (address, port)."""
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise Usage(f"bad address {text!r}; IPv6 with a port is [2001:db8::1]:443")
-        port_text = rest[1:]
-        if rest and not port_text:
-            raise Usage(f"empty port in {text!r}")
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise Usage(f"not an IP address: {host!r}") from None
-    if not port_text:
-        return str(address), None
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise Usage(f"bad port {port_text!r}")
-    return str(address), int(port_text)
-
-
-def parse_instant(text: str) -> datetime:
-    """An aware instant from ISO 8601 with an offset, or `DATE TIME Zone/Name`."""
-    text = text.strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is not None:
-        if moment.tzinfo is None:
-            raise Usage(f"{text!r} has no offset or zone; write e.g. 2017-03-29T14:05:03-07:00 "
-                        "or '2017-03-29 14:05:03 America/Los_Angeles'")
-        return moment
-    local, _, zone_name = text.rpartition(" ")
-    try:
-        naive = datetime.fromisoformat(local.strip())
-        zone(zone_name)
-    except UnknownZone as error:
-        raise Usage(str(error)) from None
-    except ValueError:
-        raise Usage(f"cannot read the instant {text!r}") from None
-    if naive.tzinfo is not None:
-        raise Usage(f"{text!r} gives both an offset and a zone; give one")
-    moment, flags = local_to_utc(naive, zone_name)
-    if flags:
-        raise Usage(f"{local.strip()} in {zone_name} is {', '.join(sorted(flags))}: "
-                    "it names no single instant; give the UTC offset instead")
-    return moment
-
-
-def _holder_text(candidate: Candidate) -> str:
-    items = [f"{k}={v}" for k, v in candidate.to_dict()["holder"].items()]
+def _holder_text(candidate: dict[str, Any]) -> str:
+    items = [f"{k}={v}" for k, v in candidate["holder"].items()]
     return " ".join(items) or "(no identity recorded)"
 
 
-def _print(answer: Answer) -> None:
-    print(f"instant (UTC): {answer.at.isoformat()}")
-    port = f" port {answer.port}" if answer.port is not None else ""
-    print(f"address: {answer.address}{port}")
-    print(f"status: {answer.status}")
-    print(f"reason: {answer.reason}")
-    if answer.translation is not None:
-        print(f"via CGNAT to {answer.inside_address}:")
-        _print_candidate(answer.translation, "  ")
-    for number, candidate in enumerate(answer.candidates, start=1):
-        print(f"candidate {number}: {_holder_text(candidate)}")
-        _print_candidate(candidate, "  ")
+def _subscriber_text(person: dict[str, Any] | None) -> str:
+    if person is None:
+        return "(unknown subscriber)"
+    parts = [f"#{person['id']}"]
+    for key in ("account_number", "name", "service_town"):
+        parts.append(person.get(key) or f"[{key.replace('_', ' ')} masked]")
+    return " ".join(parts)
 
 
-def _print_candidate(candidate: Candidate, indent: str) -> None:
-    data = candidate.to_dict()
-    interval = data["interval"]
-    print(f"{indent}{candidate.source} {candidate.address}"
-          + (f" ports {candidate.ports[0]}-{candidate.ports[1]}" if candidate.ports else "")
-          + (f" via prefix {candidate.via_prefix}" if candidate.via_prefix else ""))
+def print_answer(result: dict[str, Any], out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
+    port = f" port {result['port']}" if result["port"] is not None else ""
+    print(f"instant (UTC): {result['at']}", file=out)
+    print(f"address: {result['address']}{port}", file=out)
+    print(f"status: {result['status']}", file=out)
+    print(f"reason: {result['reason']}", file=out)
+    if result["subscriber"] is not None:
+        print(f"subscriber: {_subscriber_text(result['subscriber'])}", file=out)
+    if result["translation"] is not None:
+        print(f"via CGNAT to {result['inside_address']}:", file=out)
+        _print_candidate(result["translation"], "  ", out)
+    for number, candidate in enumerate(result["candidates"], start=1):
+        print(f"candidate {number}: {_holder_text(candidate)}", file=out)
+        _print_candidate(candidate, "  ", out)
+    for link in result["static_assignments"]:
+        print(f"static assignment: {_subscriber_text(link['subscriber'])} from "
+              f"{link['valid_from']} to {link['valid_to'] or 'now'} ({link['origin']})",
+              file=out)
+
+
+def _print_candidate(candidate: dict[str, Any], indent: str, out: IO[str]) -> None:
+    interval, ports = candidate["interval"], candidate["ports"]
+    print(f"{indent}{candidate['source']} {candidate['address']}"
+          + (f" ports {ports[0]}-{ports[1]}" if ports else "")
+          + (f" via prefix {candidate['via_prefix']}" if candidate["via_prefix"] else ""),
+          file=out)
     print(f"{indent}interval: {interval['start']} .. {interval['end'] or 'open'}"
           + (f" (last seen {interval['last_seen']})" if interval["last_seen"] else "")
-          + (f" flags: {', '.join(candidate.flags)}" if candidate.flags else ""))
-    for evidence in candidate.evidence:
-        print(f"{indent}evidence: {evidence.file}:{evidence.line} sha256 {evidence.sha256}")
+          + (f" flags: {', '.join(interval['flags'])}" if interval["flags"] else ""), file=out)
+    for link in candidate.get("subscribers", []):
+        print(f"{indent}linked by {link['kind']} to {_subscriber_text(link['subscriber'])}",
+              file=out)
+    for evidence in candidate["evidence"]:
+        print(f"{indent}evidence: {evidence['file']}:{evidence['line']} "
+              f"sha256 {evidence['sha256']}", file=out)
+
+
+def read_batch(path: Path) -> list[Ask]:
+    """`id,address,port,at` rows; `address` may carry the port itself (192.0.2.1:443)."""
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as error:
+        raise Usage(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        names = set(reader.fieldnames or ())
+        if not {"address", "at"} <= names:
+            raise Usage(f"{path}: the header must name the columns address and at "
+                        f"(and optionally port and id); found {sorted(names)}")
+        asks = []
+        for row in reader:
+            target, port = (row.get("address") or "").strip(), (row.get("port") or "").strip()
+            if port:
+                target = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
+            label = (row.get("id") or "").strip() or f"line {reader.line_num}"
+            asks.append(Ask(target, row.get("at") or "", label))
+    return asks
+
+
+def _csv_row(result: dict[str, Any]) -> dict[str, Any]:
+    person = result["subscriber"] or {}
+    first = result["candidates"][0] if result["candidates"] else None
+    return {
+        "id": result.get("label", ""), "address": result["address"], "port": result["port"],
+        "instant_utc": result["at"], "status": result["status"], "reason": result["reason"],
+        "subscriber_id": person.get("id"), "account_number": person.get("account_number"),
+        "name": person.get("name"),
+        "holder": _holder_text(first) if first else "",
+        "interval": (f"{first['interval']['start']}..{first['interval']['end'] or 'open'}"
+                     if first else ""),
+        "evidence": " ".join(f"{e['file']}:{e['line']}:{e['sha256']}"
+                             for e in result["evidence_chain"]),
+    }
+
+
+def write_batch(results: list[dict[str, Any]], fmt: str, out: IO[str]) -> None:
+    if fmt == "json":
+        json.dump(results, out)
+        out.write("\n")
+    elif fmt == "jsonl":
+        for result in results:
+            out.write(json.dumps(result) + "\n")
+    else:
+        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(_csv_row(result) for result in results)
 
 
 def _usage(message: str) -> int:
@@ -123,43 +137,37 @@ def _usage(message: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from cpniguard.access import AccessRefused, Actor
-    from cpniguard.access.gate import access
+    from cpniguard.connectivity.answers import answer_batch, answer_one
     from cpniguard.connectivity.store import EmbeddedLogStore
-    from cpniguard.policy import Action
 
+    if (args.target is None) == (args.batch is None):
+        return _usage("give either ADDRESS[:PORT] with --at, or --batch FILE.csv")
+    if args.target is not None and not args.at:
+        return _usage("--at INSTANT is required for a single address")
+    store = EmbeddedLogStore(Path(args.store)) if args.store else None
+    options = {"purpose": args.purpose, "reference": args.reference,
+               "skew_seconds": args.skew, "store": store}
     try:
-        address, port = parse_target(args.target)
-        at = parse_instant(args.at)
+        if args.batch is not None:
+            results = answer_batch(Actor.for_os_user(), read_batch(Path(args.batch)),
+                                   **options)
+        else:
+            result = answer_one(Actor.for_os_user(), Ask(args.target, args.at), **options)
     except Usage as error:
         return _usage(str(error))
-    if args.skew < 0:
-        return _usage("--skew must not be negative")
-    if args.store:
-        root = Path(args.store)
-    else:
-        from cpniguard.home import home
-
-        root = home() / "logstore"
-    try:
-        # The subject is named once the status is known; nothing is read before the decision.
-        with access(Actor.for_os_user(), Action.READ, resource="connectivity:attribution",
-                    purpose=args.purpose, reference=args.reference, subject="attribution",
-                    categories={"connectivity_logs"}) as permit:
-            answer = attribute(EmbeddedLogStore(root), address, at, port=port,
-                               skew=timedelta(seconds=args.skew))
-            permit.about(f"attribution:{answer.status}")
-            permit.touched(FIELDS)
     except AccessRefused as refused:
         decision = refused.decision
         print(f"refused: {decision.reason} (rule {decision.rule})", file=sys.stderr)
-        if args.json:
+        if args.json or args.format != "csv":
             print(json.dumps({"error": "refused", "reason": decision.reason,
                               "rule": decision.rule}))
         return EXIT_REFUSED
-    if args.json:
-        print(json.dumps(answer.to_dict()))
+    if args.batch is not None:
+        write_batch(results, "json" if args.json else args.format, sys.stdout)
+    elif args.json:
+        print(json.dumps(result))
     else:
-        _print(answer)
+        print_answer(result)
     return 0
 
 
@@ -168,12 +176,18 @@ def register(commands: Any) -> None:
         "attribute", help="who held an IP address (and port) at an instant",
         description="Answers match only for one unambiguous holder; otherwise ambiguous with "
         "every candidate and the reason, no_match, or port_required for a shared CGNAT "
-        "address given without a port. Exit codes: 0 answered, 2 bad usage, 3 refused.")
-    parser.add_argument("target", metavar="ADDRESS[:PORT]",
+        "address given without a port. The holder is linked to a subscriber through dated "
+        "identity links, masked per purpose. Exit codes: 0 answered, 2 bad usage, 3 refused.")
+    parser.add_argument("target", nargs="?", metavar="ADDRESS[:PORT]",
                         help="192.0.2.10, 192.0.2.10:443, 2001:db8::1 or [2001:db8::1]:443")
-    parser.add_argument("--at", required=True, metavar="INSTANT",
+    parser.add_argument("--at", metavar="INSTANT",
                         help="with an offset (2017-03-29T14:05:03-07:00) or a zone "
                         "('2017-03-29 14:05:03 America/Los_Angeles'); UTC is printed back")
+    parser.add_argument("--batch", metavar="FILE.csv",
+                        help="answer every row of a CSV with columns address, at "
+                        "(optional: port, id); one audit entry covers the batch")
+    parser.add_argument("--format", choices=("csv", "jsonl", "json"), default="csv",
+                        help="batch output format (default csv)")
     parser.add_argument("--purpose", required=True)
     parser.add_argument("--reference", help="ticket or legal case reference")
     parser.add_argument("--skew", type=float, default=DEFAULT_SKEW, metavar="SECONDS",

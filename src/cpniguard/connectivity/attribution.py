@@ -15,14 +15,14 @@ which is attributed at the same instant (one level only: nested NAT is reported,
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from cpniguard.connectivity.events import IDENTITY_FIELDS, Evidence, Flag
-from cpniguard.connectivity.store import ALL_PORTS, OPEN_END, LogStore, Match
+from cpniguard.connectivity.store import ALL_PORTS, OPEN_END, LogStore, Match, Query
 from cpniguard.connectivity.store.schema import Address, from_us, to_us
 
 # Flags saying the recorded times may not be the real ones: any of them on an interval near
@@ -216,26 +216,69 @@ def _inside_address(candidate: Candidate) -> Address | None:
     return address
 
 
-def attribute(store: LogStore, address: str, at: datetime, *, port: int | None,
-              skew: timedelta, cgnat_public: Callable[[Address], bool] | None = None,
-              ) -> Answer:
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """A port block that matched: its inside address is attributed in the next round."""
+
+    block: Candidate
+    inside: Address
+    candidates: tuple[Candidate, ...]
+
+
+def _checked(at: datetime, skew: timedelta) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"naive instant {at!r}: give an offset or a zone, never a bare time")
     if skew < timedelta(0):
         raise ValueError("skew must not be negative")
-    parsed = ipaddress.ip_address(address)
-    moment = from_us(to_us(at))  # UTC, at the store's microsecond resolution
-    return _attribute(store, parsed, moment, port, skew, cgnat_public, hops_left=1)
+    return from_us(to_us(at))  # UTC, at the store's microsecond resolution
 
 
-def _attribute(store: LogStore, address: Address, at: datetime, port: int | None,
-               skew: timedelta, cgnat_public: Callable[[Address], bool] | None,
-               hops_left: int) -> Answer:
+def attribute(store: LogStore, address: str, at: datetime, *, port: int | None,
+              skew: timedelta, cgnat_public: Callable[[Address], bool] | None = None,
+              ) -> Answer:
+    return attribute_many(store, [(address, at, port)], skew=skew,
+                          cgnat_public=cgnat_public)[0]
+
+
+def attribute_many(store: LogStore, asks: Sequence[tuple[str, datetime, int | None]], *,
+                   skew: timedelta, cgnat_public: Callable[[Address], bool] | None = None,
+                   ) -> list[Answer]:
+    """Answer many (address, instant, port) questions with two batched store lookups.
+
+    Same answers as asking one by one: the first round finds holders and port blocks, the
+    second attributes the inside addresses of the blocks that matched.
+    """
+    parsed = [(ipaddress.ip_address(address), _checked(at, skew), port)
+              for address, at, port in asks]
+    first = store.batch_lookup([Query(a, at, port, skew) for a, at, port in parsed])
+    answers: list[Answer | None] = []
+    hops: list[tuple[int, _Hop]] = []
+    for number, ((address, at, port), matches) in enumerate(zip(parsed, first, strict=True)):
+        step = _step(address, at, port, skew, matches, cgnat_public, hops_left=1)
+        if isinstance(step, _Hop):
+            hops.append((number, step))
+            answers.append(None)
+        else:
+            answers.append(step)
+    second = store.batch_lookup([Query(hop.inside, parsed[n][1], None, skew) for n, hop in hops])
+    for (number, hop), matches in zip(hops, second, strict=True):
+        address, at, port = parsed[number]
+        inner = _step(hop.inside, at, None, skew, matches, None, hops_left=0)
+        assert not isinstance(inner, _Hop)  # hops_left=0 never hops again
+        answers[number] = Answer(
+            str(address), port, at, skew, inner.status,
+            f"port block maps to {hop.inside}: {inner.reason}", inner.candidates,
+            translation=hop.block, inside_address=str(hop.inside))
+    return [answer for answer in answers if answer is not None]
+
+
+def _step(address: Address, at: datetime, port: int | None, skew: timedelta,
+          matches: list[Match], cgnat_public: Callable[[Address], bool] | None,
+          hops_left: int) -> Answer | _Hop:
     def answer(status: Status, reason: str, candidates: list[Candidate] | tuple[Candidate, ...]
-               = (), **nat: Any) -> Answer:
-        return Answer(str(address), port, at, skew, status, reason, tuple(candidates), **nat)
+               = ()) -> Answer:
+        return Answer(str(address), port, at, skew, status, reason, tuple(candidates))
 
-    matches = store.lookup(address, at, port=port, skew=skew)
     blocks = [m for m in matches if m.interval.port_first != ALL_PORTS]
     if blocks and hops_left == 0:
         # The inside address is itself behind another NAT; one level is all we follow.
@@ -252,6 +295,4 @@ def _attribute(store: LogStore, address: Address, at: datetime, port: int | None
     if inside is None:
         return answer(Status.AMBIGUOUS, "the port block names no single inside address "
                       f"({block.session_id!r})", candidates)
-    inner = _attribute(store, inside, at, None, skew, None, hops_left - 1)
-    return answer(inner.status, f"port block maps to {inside}: {inner.reason}",
-                  inner.candidates, translation=block, inside_address=str(inside))
+    return _Hop(block, inside, tuple(candidates))

@@ -59,3 +59,54 @@ class QuarantinedLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file.path}:{self.line}: {self.reason}"
+
+
+class IdentityLink(models.Model):
+    """A network identity that belonged to one subscriber over a stated interval.
+
+    Logs name identities (a RADIUS username, a router MAC, a DHCP client-id...), never people;
+    this table is the only bridge from one to the other, and it is dated on both ends because
+    identities are reassigned: a router returned in March and shipped to a new household in
+    April must not point at the old one for April's traffic.
+    """
+
+    class Kind(models.TextChoices):
+        USERNAME = "username"
+        MAC = "mac"
+        CLIENT_ID = "client_id"
+        DUID = "duid"
+        CIRCUIT_ID = "circuit_id"
+        REMOTE_ID = "remote_id"
+        STATIC_IP = "static_ip"  # a network, as ipaddress writes it (192.0.2.7/32)
+
+    class Origin(models.TextChoices):
+        PROVISIONING = "provisioning"  # entered or imported by staff
+        SERVICES = "services"          # derived from a static_ip service row
+        EQUIPMENT = "equipment"        # derived from an equipment row's MAC
+
+    subscriber = models.ForeignKey(
+        "subscribers.Subscriber", on_delete=models.PROTECT, related_name="identity_links"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.CharField(max_length=255)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)  # None: still valid
+    origin = models.CharField(max_length=16, choices=Origin.choices,
+                              default=Origin.PROVISIONING)
+    origin_id = models.CharField(max_length=64, blank=True)  # e.g. the service row's id
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "value"], name="identity_link_lookup")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_to__isnull=True)
+                | models.Q(valid_to__gt=models.F("valid_from")),
+                name="identity_link_ends_after_start",
+            ),
+        ]
+        ordering = ["kind", "value", "valid_from", "id"]
+
+    def __str__(self) -> str:
+        # No value: an identity is customer data and str() ends up in logs.
+        return f"{self.kind} link of {self.subscriber_id}"
