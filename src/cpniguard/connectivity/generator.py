@@ -57,9 +57,19 @@ _CLOSING = frozenset({"write", "nat-free", "nas-on", "expire"})
 Action = tuple[int, int, str, int, int, str]  # (time, seq, action, index, token, text)
 
 
+def generated_mac(index: int) -> str:
+    """The router MAC of generated subscriber `index`: locally administered (02:...)."""
+    return "02:" + ":".join(f"{b:02x}" for b in (index + 1).to_bytes(5, "big"))
+
+
+def generated_username(index: int) -> str:
+    return Subscriber(index, "", 0, "", "").user
+
+
 class _Sim:
     def __init__(self, out_dir: Path, subscribers: int, start: datetime, end: int,
-                 cgnat_ratio: float, seed: int, tz: ZoneInfo, interim: int) -> None:
+                 cgnat_ratio: float, seed: int, tz: ZoneInfo, interim: int,
+                 reserved: frozenset[str] = frozenset()) -> None:
         self.rng = random.Random(seed)
         self.tz, self.end, self.interim_every = tz, end, interim
         self.files = Files(out_dir)
@@ -72,13 +82,16 @@ class _Sim:
         self.sessions = self.refused = self.overflow = self.nas_seq = 0
         nas_count = min(8, 2 + subscribers // 2000)
         self.nas_ips = [f"192.0.2.{n + 1}" for n in range(nas_count)]
-        public = hosts("198.51.100.0/24")
+        # Addresses assigned statically elsewhere (business customers) are never in a dynamic
+        # pool, as on a real network: otherwise two holders would be on record at once.
+        public = [a for a in hosts("198.51.100.0/24") if a not in reserved]
         self.pools = [Pool(public[n::nas_count]) for n in range(nas_count)]
-        self.dhcp_pool = Pool(hosts("203.0.113.0/24"))
+        self.dhcp_pool = Pool([a for a in hosts("203.0.113.0/24") if a not in reserved])
         # 192.0.2.1-63 are the ISP's own devices; the rest is shared by CGNAT port blocks,
         # 256 ports on even addresses and 512 on odd ones, as two service sets would do.
         blocks: list[str] = []
-        for host in hosts("192.0.2.64/26") + hosts("192.0.2.128/25"):
+        for host in [h for h in hosts("192.0.2.64/26") + hosts("192.0.2.128/25")
+                     if h not in reserved]:
             size = 256 if int(host.rsplit(".", 1)[1]) % 2 == 0 else 512
             blocks += [f"{host} {p} {p + size - 1}" for p in range(1024, 65536 - size + 1, size)]
         self.rng.shuffle(blocks)  # spread subscribers over the shared addresses
@@ -89,7 +102,7 @@ class _Sim:
             roll = self.rng.random()
             kind = "cgnat" if roll < cgnat_ratio else (
                 "dhcp" if self.rng.random() < 0.3 else "radius")
-            mac = "02:" + ":".join(f"{b:02x}" for b in (index + 1).to_bytes(5, "big"))
+            mac = generated_mac(index)
             prefix = ""
             if kind != "dhcp" and self.rng.random() < 0.4:
                 prefix = str(ipaddress.IPv6Network(((0x20010DB8 << 96) | (index << 72), 56)))
@@ -319,7 +332,8 @@ class _Sim:
 
 def generate(out_dir: Path, *, subscribers: int, days: int, start: date, cgnat_ratio: float,
              seed: int, zone: str = "America/Chicago", interim_minutes: int = 15,
-             on_progress: Callable[[float], None] | None = None) -> GeneratedSet:
+             on_progress: Callable[[float], None] | None = None,
+             reserved: frozenset[str] = frozenset()) -> GeneratedSet:
     """Write the logs of `days` local days from `start` under `out_dir`, and truth.csv."""
     if subscribers < 1 or days < 1 or not 0 <= cgnat_ratio <= 1 or interim_minutes < 1:
         raise ValueError("subscribers and days must be >= 1, cgnat_ratio within [0, 1]")
@@ -329,7 +343,7 @@ def generate(out_dir: Path, *, subscribers: int, days: int, start: date, cgnat_r
     last = datetime.combine(start + timedelta(days=days), first.timetz())
     out_dir.mkdir(parents=True, exist_ok=True)
     sim = _Sim(out_dir, subscribers, first, int(last.timestamp()), cgnat_ratio, seed, tz,
-               interim_minutes * 60)
+               interim_minutes * 60, reserved)
     sim.run(on_progress, int(first.timestamp()))
     if on_progress is not None:
         on_progress(1.0)

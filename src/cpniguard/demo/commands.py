@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cpniguard.access import Actor, record_event
 from cpniguard.accounts.models import StaffUser
 from cpniguard.audit.models import AuditEntry, Outcome
+from cpniguard.connectivity.models import IdentityLink
 from cpniguard.demo.seed import seed_demo
 from cpniguard.demo.staff import print_credentials, roster
 from cpniguard.policy import current_policy
@@ -58,6 +59,9 @@ def _wipe_demo() -> bool:
     actor = Actor.for_os_user()
     with transaction.atomic():
         subscribers = Subscriber.objects.count()
+        # Links protect their subscriber from deletion (they are evidence); the demo's own
+        # go with the demo's subscribers. The logs stay in the store until retention.
+        IdentityLink.objects.all().delete()
         Subscriber.objects.all().delete()
         staff, _ = StaffUser.objects.filter(
             username__in=[username for username, _ in roster(current_policy())]).delete()
@@ -78,7 +82,30 @@ def _seed(args: argparse.Namespace, console: Console) -> None:
                            progress=lambda n: bar.advance(task, n))
     counts = ", ".join(f"{n} {name}" for name, n in sorted(result.rows.items()))
     console.print(f"Seeded in {result.seconds:.1f} s: {counts}", highlight=False)
+    if args.log_subscribers > 0:
+        _seed_logs(args, console)
     print_credentials(console, result.staff, organization)
+
+
+def _seed_logs(args: argparse.Namespace, console: Console) -> None:
+    from datetime import UTC, datetime
+
+    from cpniguard.demo.connectivity import seed_connectivity
+    from cpniguard.demo.samples import sample_questions
+
+    with Progress(TextColumn("{task.description}"), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("generating connectivity logs")
+        logs = seed_connectivity(
+            datetime.now(UTC).date(), args.seed, subscribers=args.log_subscribers,
+            days=args.log_days,
+            progress=lambda name: bar.update(task, description=f"ingesting {name}"))
+    console.print(f"Connectivity logs: {logs.files} files, {logs.lines} lines, "
+                  f"{logs.intervals} intervals, {logs.quarantined} quarantined, for "
+                  f"{logs.subscribers} subscribers ({logs.links} identity links); files in "
+                  f"{logs.log_dir}", highlight=False)
+    for line in sample_questions(logs.log_dir / "truth.csv"):
+        print(line)  # unwrapped, so the commands can be copied as they are
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -128,6 +155,11 @@ def register(commands: Any) -> None:
                       "(default %(default)s)")
     demo.add_argument("--bind", default="127.0.0.1:8000",
                       help="address:port to serve on (default %(default)s)")
+    demo.add_argument("--log-subscribers", type=int, default=400, metavar="N",
+                      help="subscribers given generated RADIUS, DHCP and CGNAT logs, ingested "
+                      "through the real parsers (0: none; default %(default)s)")
+    demo.add_argument("--log-days", type=int, default=3, metavar="D",
+                      help="days of logs, ending yesterday (default %(default)s)")
     demo.add_argument("--no-serve", action="store_true", help="seed, then exit")
     demo.add_argument("--reseed", action="store_true",
                       help="delete all subscribers and the demo's staff, then seed afresh (only "
