@@ -68,32 +68,37 @@ def utc(year: int, month: int, day: int, hour: int, minute: int, second: int) ->
 
 
 def test_v3_detail_fixture() -> None:
-    got = {(i.session_id, i.start): i for i in build(parsed(radius_detail,
-                                                            "synthetic-v3-detail.txt",
-                                                            "America/Chicago"), HOUR)}
-    alice = got[("3c1f0d6e9a2b4c5d", utc(2024, 3, 4, 16, 0, 0))]
+    built = build(parsed(radius_detail, "synthetic-v3-detail.txt", "America/Chicago"), HOUR)
+    got = {(i.session_id, i.start, str(i.address)): i for i in built}
+    alice = got[("3c1f0d6e9a2b4c5d", utc(2024, 3, 4, 16, 0, 0), "198.51.100.23/32")]
     assert (alice.address, alice.end, alice.flags) == (A, utc(2024, 3, 4, 17, 30, 0),
                                                         frozenset())
     assert [e.line for e in alice.evidence] == [1, 13, 33]
     assert (alice.username, alice.mac, alice.device) == ("alice@example.net",
                                                          "02:1a:2b:3c:4d:5e", "192.0.2.1")
+    # Dual stack: the Interim brings a framed /64 and a delegated /56 beside the IPv4 address;
+    # each is held, from that Interim (ADDRESS_LATE) to the session's Stop.
+    for prefix in ("2001:db8:100:1::/64", "2001:db8:200::/56"):
+        held = got[("3c1f0d6e9a2b4c5d", utc(2024, 3, 4, 16, 15, 0), prefix)]
+        assert (held.end, held.flags) == (alice.end, frozenset({Flag.ADDRESS_LATE}))
+        assert [e.line for e in held.evidence] == [13, 33]
     # The Accounting-On names its NAS by NAS-Identifier, alice's records by NAS-IP-Address:
     # not the same device string, so it closes nothing (see the module docstring).
     # Bob's Interim is stamped 30 s before his Start (clock trouble): it is kept as its own
     # NO_START interval, superseded by the Start, with no end invented for either.
-    early = got[("0000B001", utc(2024, 3, 4, 16, 39, 30))]
-    bob = got[("0000B001", utc(2024, 3, 4, 16, 40, 0))]
+    early = got[("0000B001", utc(2024, 3, 4, 16, 39, 30), "203.0.113.7/32")]
+    bob = got[("0000B001", utc(2024, 3, 4, 16, 40, 0), "203.0.113.7/32")]
     assert early.end is None
     assert {Flag.NO_START, Flag.NO_STOP} <= early.flags
     assert early.last_seen == early.start
     assert bob.end is None
     assert {Flag.NO_STOP, Flag.CLOCK_DISAGREES} <= bob.flags
     assert Flag.STALE not in bob.flags  # 50 minutes before the newest event, limit one hour
-    carol = got[("0000C001", utc(2024, 3, 4, 16, 45, 0))]
+    carol = got[("0000C001", utc(2024, 3, 4, 16, 45, 0), "2001:db8:300::/56")]
     assert carol.address == ipaddress.ip_network("2001:db8:300::/56")
     assert carol.end is None
     assert Flag.NO_STOP in carol.flags
-    assert len(got) == 4
+    assert len(got) == len(built) == 6
 
 
 def test_v4_detail_fixture() -> None:

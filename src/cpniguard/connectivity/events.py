@@ -65,6 +65,10 @@ class Event:
     at: datetime | None            # aware, UTC: when the event happened (None if unknowable)
     evidence: Evidence
     address: Network | None = None  # an address is a /32 or /128; a delegated prefix its length
+    # Every subscriber address the record carries, by the attribute that carried it, when
+    # there can be several (a dual-stack RADIUS session: IPv4, IPv6 and delegated prefix);
+    # `address` is the first of them. Empty when the format carries one address only.
+    addresses: tuple[tuple[str, Network], ...] = ()
     ends: datetime | None = None   # for lease-state/session-row: the recorded end, aware UTC
     starts: datetime | None = None  # for lease-state/session-row: the recorded start
     session_id: str = ""           # Acct-Unique-Session-Id or Acct-Session-Id

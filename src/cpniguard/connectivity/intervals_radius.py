@@ -16,19 +16,21 @@ number of open sessions, not with the input.
 A session's life is replayed as "incarnations": a Start (or, when the Start was lost, the
 first record seen) begins one; a Stop or an Accounting-On/Off of its device ends it. The same
 session id after that is a new incarnation (ids restart when a NAS reboots). Within an
-incarnation one interval is open per address family, since the parsed event carries one
-address (IPv4 preferred) and a dual-stack session must not look like an address change.
+incarnation one interval is open per address slot: the attribute that carried the address
+(Framed-IP-Address, Framed-IPv6-Address, Framed-IPv6-Prefix, Delegated-IPv6-Prefix; or the
+address family for formats that carry one address). A dual-stack session holds all of them
+at once, each is attributable, and none of them changing is an address change of another.
 
 - Start opens at its time. A Start for an incarnation still open means the earlier one ended
   without a Stop: it is kept open-ended (end None, NO_STOP, last_seen).
-- Interim with the same address extends (evidence, last_seen); with another address of the
-  same family it closes the interval at the Interim's time and opens a new one there, both
+- Interim with the same address extends (evidence, last_seen); with another address in the
+  same slot it closes the interval at the Interim's time and opens a new one there, both
   flagged ADDRESS_CHANGED. The change happened somewhere in (old last_seen, new start]: the
   attribution must treat that window as ambiguous, which the flag and last_seen allow.
 - Interim/Stop with no Start: the interval opens at `at - Acct-Session-Time` when the record
   carries it (flag START_FROM_SESSION_TIME), else at the record's time; flagged NO_START.
   An estimated start never reaches back before the previous close of the same session.
-- A family's first address seen after the incarnation began opens at that record, ADDRESS_LATE.
+- A slot's first address seen after the incarnation began opens at that record, ADDRESS_LATE.
 - Accounting-On/Off closes every open incarnation of its device at its time,
   CLOSED_BY_NAS_RESTART. At an equal instant it comes before a Start and after other records.
 - Retransmissions (same session, kind, time and address) are merged: one step, all evidence.
@@ -80,13 +82,20 @@ class _Incarnation:
     estimate: datetime                # where the first interval opens
     flags: set[Flag]                  # NO_START / START_FROM_SESSION_TIME, for all its intervals
     fresh: bool = True                # no step processed yet beyond the opening one
-    opens: dict[int, _Open] = field(default_factory=dict)  # by IP version
+    opens: dict[str, _Open] = field(default_factory=dict)  # by address slot
     events: list[Event] = field(default_factory=list)
     produced: bool = False
 
 
 def _first(values: Iterable[str]) -> str:
     return next((v for v in values if v), "")
+
+
+def slots(event: Event) -> tuple[tuple[str, Network], ...]:
+    """The record's addresses by slot: its own list, or its one address by family."""
+    if event.addresses:
+        return event.addresses
+    return ((f"v{event.address.version}", event.address),) if event.address else ()
 
 
 def session_time(event: Event) -> int | None:
@@ -126,9 +135,9 @@ class _Replay:
         self.out: list[Interval] = []
 
     def run(self, restarts: list[tuple[datetime, Event]]) -> list[Interval]:
-        steps: dict[tuple[datetime, int, Network | None], list[Event]] = {}
+        steps: dict[tuple[datetime, int, tuple[tuple[str, Network], ...]], list[Event]] = {}
         for e in self.s.events:
-            steps.setdefault((_at(e), _ORDER[e.kind], e.address), []).append(e)
+            steps.setdefault((_at(e), _ORDER[e.kind], slots(e)), []).append(e)
         pending = iter(sorted(steps.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]))))
         r = 0
         for (at, order, _), events in pending:
@@ -195,22 +204,23 @@ class _Replay:
             self.inc = self.begin(kind, at, events)
         inc = self.inc
         inc.events += events
-        address = events[0].address
-        for version, o in list(inc.opens.items()):
-            if address is not None and address.version == version and address != o.address:
+        addresses = dict(slots(events[0]))
+        for slot, o in list(inc.opens.items()):
+            address = addresses.get(slot)
+            if address is not None and address != o.address:
                 self.emit(o, at, {Flag.ADDRESS_CHANGED}, tuple(e.evidence for e in events))
-                del inc.opens[version]
-                new = self.open(address, at, events, {Flag.ADDRESS_CHANGED})
-                inc.opens[version] = new
+                inc.opens[slot] = self.open(address, at, events, {Flag.ADDRESS_CHANGED})
             else:
                 o.take(events, at)
-        if address is not None and address.version not in inc.opens:
+        if not addresses and not inc.opens:
+            inc.head += events
+        for slot, address in addresses.items():
+            if slot in inc.opens:
+                continue
             start = inc.estimate if inc.fresh else at
             flags = set() if inc.fresh else {Flag.ADDRESS_LATE}
-            inc.opens[address.version] = self.open(address, start, inc.head + events, flags)
-            inc.opens[address.version].last_seen = at
-        elif not inc.opens:
-            inc.head += events
+            inc.opens[slot] = self.open(address, start, inc.head + events, flags)
+            inc.opens[slot].last_seen = at
         inc.fresh = False
         if kind == EventKind.SESSION_STOP:
             self.end_incarnation(at, set())

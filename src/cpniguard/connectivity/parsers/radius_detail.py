@@ -202,7 +202,8 @@ def _event(record: _Record, source: Source) -> Event:
         raise BadValue(f"unhandled Acct-Status-Type {status!r}", "Acct-Status-Type")
     attrs.take("Acct-Status-Type")
     at, flags, notes = _time(record, attrs, source)
-    address = _address(attrs)
+    addresses = _addresses(attrs)
+    address = addresses[0][1] if addresses else None
     session = attrs.take("Acct-Unique-Session-Id") or attrs.take("Acct-Session-Id") or ""
     mac = ""
     calling = attrs.get("Calling-Station-Id")
@@ -212,7 +213,7 @@ def _event(record: _Record, source: Source) -> Event:
     cause = attrs.take("Acct-Terminate-Cause")
     return Event(
         kind=kind, at=at, evidence=Evidence(source.path, record.start), address=address,
-        session_id=session, username=attrs.take("User-Name") or "", mac=mac,
+        addresses=addresses, session_id=session, username=attrs.take("User-Name") or "", mac=mac,
         device=_device(attrs), terminate_cause=strip_enum(cause) if cause else "",
         octets_in=_octets(attrs, "Input"), octets_out=_octets(attrs, "Output"),
         flags=frozenset(flags), extra=tuple(attrs.extra() + notes),
@@ -278,29 +279,29 @@ def _instant(text: str, name: str, zone_name: str) -> tuple[datetime, frozenset[
                        f"({error})", name) from None
 
 
-def _address(attrs: _Attributes) -> Network | None:
-    """The subscriber's address: IPv4 first, then IPv6; the others stay in `extra`.
+def _addresses(attrs: _Attributes) -> tuple[tuple[str, Network], ...]:
+    """Every subscriber address of the record, by attribute: IPv4, IPv6, framed and delegated
+    prefixes. A dual-stack session holds all of them at once, and each is attributable.
 
-    Every candidate is validated even when not chosen, since a record carrying a corrupt
-    address is not one to trust for the others either.
+    The first is the record's `address`; the others also stay in `extra` as written.
+    Every candidate is validated, since a record carrying a corrupt address is not one to
+    trust for the others either.
     """
-    chosen: Network | None = None
+    found: list[tuple[str, Network]] = []
     for name in ("Framed-IP-Address", "Framed-IPv6-Address"):
         text = attrs.get(name)
         if text is not None:
-            network = _checked(name, parse_host, text)
-            if chosen is None:
-                chosen = network
+            found.append((name, _checked(name, parse_host, text)))
+            if len(found) == 1:
                 attrs.take(name)
     for name in ("Framed-IPv6-Prefix", "Delegated-IPv6-Prefix"):
         text = attrs.get(name)
         if text is not None:
             network, cleared = _checked(name, parse_prefix, text)
-            if chosen is None:
-                chosen = network
-                if not cleared:  # with host bits set, the raw value is kept as evidence
-                    attrs.take(name)
-    return chosen
+            found.append((name, network))
+            if len(found) == 1 and not cleared:  # with host bits set, the raw value stays
+                attrs.take(name)
+    return tuple(found)
 
 
 def _device(attrs: _Attributes) -> str:
