@@ -243,3 +243,21 @@ def test_sync_derives_dated_links_and_keeps_history(subscriber: Subscriber) -> N
     assert macs[1].valid_from == now  # nobody recorded the handover: it starts when seen
     again = sync_derived_links("America/New_York", now=now + HOUR)
     assert (again.opened, again.closed, again.updated, again.unchanged) == (0, 0, 0, 2)
+
+
+def test_declared_cgnat_pool_needs_a_port_even_without_logs(
+        store: EmbeddedLogStore, actor_for: Callable[[str], Actor],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cpniguard.connectivity.network import cgnat_pools, write_config
+
+    # No port-block logs at all for this instant: the store alone would say no_match.
+    assert noc(actor_for, store, "192.0.2.70")["status"] == "no_match"
+    monkeypatch.setenv("CPNIGUARD_HOME", str(tmp_path))
+    write_config(["192.0.2.64/26"], tmp_path)
+    assert [str(p) for p in cgnat_pools()] == ["192.0.2.64/26"]
+    assert noc(actor_for, store, "192.0.2.70")["status"] == "port_required"
+    assert noc(actor_for, store, "192.0.2.70:4000")["status"] == "no_match"
+    assert noc(actor_for, store, "192.0.2.10")["status"] == "no_match"  # outside the pool
+    monkeypatch.setenv("CPNIGUARD_CGNAT_POOLS", "192.0.2.0/33")
+    with pytest.raises(Usage, match="network configuration is invalid"):
+        noc(actor_for, store, "192.0.2.70")

@@ -14,7 +14,7 @@ a static assignment covers is a `match` on the service records, and says so.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +23,10 @@ from cpniguard.access import Actor
 from cpniguard.access.gate import access
 from cpniguard.connectivity.attribution import Answer, Status, attribute_many
 from cpniguard.connectivity.links import HOLDER_KINDS, LinkBook, LinkHit
+from cpniguard.connectivity.network import BadNetworkConfig, cgnat_pools, cgnat_test
 from cpniguard.connectivity.question import Usage, parse_instant, parse_target
 from cpniguard.connectivity.store import LogStore
+from cpniguard.connectivity.store.schema import Address
 from cpniguard.policy import Action
 from cpniguard.subscribers.catalog import SUMMARY_FIELDS, summary
 from cpniguard.subscribers.models import Subscriber
@@ -63,6 +65,13 @@ def check_skew(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _cgnat() -> Callable[[Address], bool] | None:
+    try:
+        return cgnat_test(cgnat_pools())
+    except BadNetworkConfig as error:
+        raise Usage(f"the network configuration is invalid: {error}") from None
+
+
 def default_store() -> LogStore:
     from cpniguard.connectivity.store import EmbeddedLogStore
     from cpniguard.home import home
@@ -74,12 +83,13 @@ def answer_one(actor: Actor, ask: Ask, *, purpose: str, reference: str | None,
                skew_seconds: float = DEFAULT_SKEW, store: LogStore | None = None,
                ) -> dict[str, Any]:
     """Raises Usage for bad input (before any decision) and AccessRefused (audited)."""
-    parsed, skew = parse_ask(ask), check_skew(skew_seconds)
+    parsed, skew, shared = parse_ask(ask), check_skew(skew_seconds), _cgnat()
     with access(actor, Action.READ, resource="connectivity:attribution", purpose=purpose,
                 reference=reference, subject="attribution", categories=CATEGORIES,
                 required={"connectivity_logs"}) as permit:
         [answer] = attribute_many(store or default_store(),
-                                  [(parsed.address, parsed.at, parsed.port)], skew=skew)
+                                  [(parsed.address, parsed.at, parsed.port)], skew=skew,
+                                  cgnat_public=shared)
         [result] = _linked([answer], permit.decision.granted)
         named = result["subscriber"]
         permit.about(f"attribution:{result['status']}"
@@ -97,7 +107,7 @@ def answer_batch(actor: Actor, asks: Sequence[Ask], *, purpose: str, reference: 
     status counts, the SHA-256 of the questions and of the answers, so the exact exchange
     can be proven later from a kept copy of either file.
     """
-    skew = check_skew(skew_seconds)
+    skew, shared = check_skew(skew_seconds), _cgnat()
     parsed, errors = [], []
     for number, ask in enumerate(asks, start=1):
         try:
@@ -113,7 +123,8 @@ def answer_batch(actor: Actor, asks: Sequence[Ask], *, purpose: str, reference: 
                 purpose=purpose, reference=reference, subject="attribution-batch",
                 categories=CATEGORIES, required={"connectivity_logs"}) as permit:
         answers = attribute_many(store or default_store(),
-                                 [(p.address, p.at, p.port) for p in parsed], skew=skew)
+                                 [(p.address, p.at, p.port) for p in parsed], skew=skew,
+                                 cgnat_public=shared)
         results = _linked(answers, permit.decision.granted)
         for ask, result in zip(asks, results, strict=True):
             result["label"] = ask.label

@@ -26,6 +26,7 @@ from cpniguard.connectivity.ingest import ingest_file
 from cpniguard.connectivity.links import Kind, local_midnight
 from cpniguard.connectivity.links_sync import sync_derived_links
 from cpniguard.connectivity.models import IdentityLink
+from cpniguard.connectivity.network import write_config
 from cpniguard.home import home
 from cpniguard.subscribers.models import Equipment, Service, Subscriber
 
@@ -33,6 +34,8 @@ DEMO_ZONE = "America/New_York"  # the demo ISP's routers log local (Vermont) tim
 LOG_SUBSCRIBERS = 400
 LOG_DAYS = 3
 CGNAT_RATIO = 0.3
+# The generator's CGNAT port blocks are on these public ranges (see connectivity/generator.py).
+CGNAT_PUBLIC_POOLS = ("192.0.2.64/26", "192.0.2.128/25")
 INTERIM_MINUTES = 60  # a common NAS setting; the generator's 15 would quadruple the lines
 # Generated tree: <kind>/<device>/<file>; the kind names the format.
 FORMAT_OF = {"radacct": "radius-detail", "dhcpd": "dhcpd-leases", "cgnat": "juniper-nat"}
@@ -111,6 +114,7 @@ def seed_connectivity(today: date, seed: int, *, subscribers: int = LOG_SUBSCRIB
         files = [name for name, _lines, _size in generated.files]
     result.log_dir = out
     result.links = _provision(picks)
+    write_config(list(CGNAT_PUBLIC_POOLS))
     store = home() / "logstore"
     for relative in files:
         path = out / relative
