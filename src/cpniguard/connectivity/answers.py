@@ -22,6 +22,7 @@ from typing import Any
 from cpniguard.access import Actor
 from cpniguard.access.gate import access
 from cpniguard.connectivity.attribution import Answer, Status, attribute_many
+from cpniguard.connectivity.continuity import ContinuationBook
 from cpniguard.connectivity.links import HOLDER_KINDS, LinkBook, LinkHit
 from cpniguard.connectivity.network import BadNetworkConfig, cgnat_pools, cgnat_test
 from cpniguard.connectivity.question import Usage, parse_instant, parse_target
@@ -89,7 +90,7 @@ def answer_one(actor: Actor, ask: Ask, *, purpose: str, reference: str | None,
                 required={"connectivity_logs"}) as permit:
         [answer] = attribute_many(store or default_store(),
                                   [(parsed.address, parsed.at, parsed.port)], skew=skew,
-                                  cgnat_public=shared)
+                                  cgnat_public=shared, continuations=ContinuationBook)
         [result] = _linked([answer], permit.decision.granted)
         named = result["subscriber"]
         permit.about(f"attribution:{result['status']}"
@@ -124,7 +125,7 @@ def answer_batch(actor: Actor, asks: Sequence[Ask], *, purpose: str, reference: 
                 categories=CATEGORIES, required={"connectivity_logs"}) as permit:
         answers = attribute_many(store or default_store(),
                                  [(p.address, p.at, p.port) for p in parsed], skew=skew,
-                                 cgnat_public=shared)
+                                 cgnat_public=shared, continuations=ContinuationBook)
         results = _linked(answers, permit.decision.granted)
         for ask, result in zip(asks, results, strict=True):
             result["label"] = ask.label

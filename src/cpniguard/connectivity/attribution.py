@@ -15,11 +15,11 @@ which is attributed at the same instant (one level only: nested NAT is reported,
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from cpniguard.connectivity.events import IDENTITY_FIELDS, Evidence, Flag
 from cpniguard.connectivity.store import ALL_PORTS, OPEN_END, LogStore, Match, Query
@@ -31,6 +31,29 @@ from cpniguard.connectivity.store.schema import Address, from_us, to_us
 _TIME_DOUBT = frozenset({Flag.AMBIGUOUS_LOCAL_TIME, Flag.NONEXISTENT_LOCAL_TIME, Flag.OVERLAP,
                          Flag.CLOCK_DISAGREES})
 _INSIDE = "inside="
+
+
+ContinuationKey = tuple[str, str, str, str, int]  # source, device, session, network, start
+
+
+class Continued(Protocol):
+    """A later file's interval for an open row's session (see connectivity.continuity)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def file(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def line(self) -> int | None: ...
+
+
+class ContinuationLookup(Protocol):
+    def get(self, key: ContinuationKey) -> Continued | None: ...
+
+
+Continuations = Callable[[list[ContinuationKey]], ContinuationLookup]
 
 
 class Status(StrEnum):
@@ -125,11 +148,31 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def _candidates(matches: list[Match]) -> list[Candidate]:
-    """One candidate per interval as built: rows split at midnight are joined back."""
+def continuation_key(match: Match) -> ContinuationKey:
+    row = match.interval
+    return (match.source, row.device, row.session_id, str(row.address), row.original_start)
+
+
+def _open_keys(matches: Iterable[list[Match]]) -> list[ContinuationKey]:
+    return [continuation_key(m) for found in matches for m in found
+            if m.interval.original_end == OPEN_END and m.interval.session_id]
+
+
+def _candidates(matches: list[Match], later: ContinuationLookup | None = None
+                ) -> list[Candidate]:
+    """One candidate per interval as built: rows split at midnight are joined back.
+
+    An open row whose session a later file continues is dropped when the later interval
+    covers it, else ends where the later one begins (flag CONTINUED, its evidence added).
+    """
     merged: dict[tuple[Any, ...], Candidate] = {}
     for match in matches:
         row = match.interval
+        cut: Continued | None = None
+        if later is not None and row.original_end == OPEN_END and row.session_id:
+            cut = later.get(continuation_key(match))
+            if cut is not None and cut.start <= row.original_start:
+                continue
         network = row.address
         ports = None if row.port_first == ALL_PORTS else (row.port_first, row.port_last)
         inside = row.session_id if ports and row.session_id.startswith(_INSIDE) else ""
@@ -147,12 +190,17 @@ def _candidates(matches: list[Match]) -> list[Candidate]:
                 known.session_id, known.via_prefix, known.ports, (*known.stored, place))
             continue
         full = network.prefixlen == network.max_prefixlen
+        flags = tuple(f for f in row.flags.split(",") if f)
+        evidence = row.evidence
+        end = None if row.original_end == OPEN_END else from_us(row.original_end)
+        if cut is not None:
+            end, flags = from_us(cut.start), (*flags, str(Flag.CONTINUED))
+            evidence = (*evidence, Evidence(cut.file, cut.line or 0, cut.sha256))
         merged[key] = Candidate(
             holder=holder, address=str(network), source=row.source,
-            start=from_us(row.original_start),
-            end=None if row.original_end == OPEN_END else from_us(row.original_end),
+            start=from_us(row.original_start), end=end,
             last_seen=None if row.last_seen is None else from_us(row.last_seen),
-            flags=tuple(f for f in row.flags.split(",") if f), evidence=row.evidence,
+            flags=flags, evidence=evidence,
             session_id=row.session_id, via_prefix=None if full else str(network),
             ports=ports, stored=(place,))
     return sorted(merged.values(), key=lambda c: (c.start, c.address, c.session_id))
@@ -175,9 +223,10 @@ def _doubts(candidate: Candidate, at: datetime, skew: timedelta) -> list[str]:
     return found
 
 
-def _decide(matches: list[Match], at: datetime, skew: timedelta
-            ) -> tuple[Status, str, list[Candidate]]:
-    candidates = _candidates(matches)
+def _decide(matches: list[Match], at: datetime, skew: timedelta,
+            later: ContinuationLookup | None = None) -> tuple[Status, str, list[Candidate]]:
+    # A row cut by a later file's continuation may no longer reach the window at all.
+    candidates = [c for c in _candidates(matches, later) if c.end is None or c.end > at - skew]
     if not candidates:
         return Status.NO_MATCH, "no stored interval holds the address near this instant", []
     holders = {c.holder for c in candidates}
@@ -235,14 +284,14 @@ def _checked(at: datetime, skew: timedelta) -> datetime:
 
 def attribute(store: LogStore, address: str, at: datetime, *, port: int | None,
               skew: timedelta, cgnat_public: Callable[[Address], bool] | None = None,
-              ) -> Answer:
+              continuations: Continuations | None = None) -> Answer:
     return attribute_many(store, [(address, at, port)], skew=skew,
-                          cgnat_public=cgnat_public)[0]
+                          cgnat_public=cgnat_public, continuations=continuations)[0]
 
 
 def attribute_many(store: LogStore, asks: Sequence[tuple[str, datetime, int | None]], *,
                    skew: timedelta, cgnat_public: Callable[[Address], bool] | None = None,
-                   ) -> list[Answer]:
+                   continuations: Continuations | None = None) -> list[Answer]:
     """Answer many (address, instant, port) questions with two batched store lookups.
 
     Same answers as asking one by one: the first round finds holders and port blocks, the
@@ -251,19 +300,21 @@ def attribute_many(store: LogStore, asks: Sequence[tuple[str, datetime, int | No
     parsed = [(ipaddress.ip_address(address), _checked(at, skew), port)
               for address, at, port in asks]
     first = store.batch_lookup([Query(a, at, port, skew) for a, at, port in parsed])
+    later = continuations(_open_keys(first)) if continuations else None
     answers: list[Answer | None] = []
     hops: list[tuple[int, _Hop]] = []
     for number, ((address, at, port), matches) in enumerate(zip(parsed, first, strict=True)):
-        step = _step(address, at, port, skew, matches, cgnat_public, hops_left=1)
+        step = _step(address, at, port, skew, matches, cgnat_public, later, hops_left=1)
         if isinstance(step, _Hop):
             hops.append((number, step))
             answers.append(None)
         else:
             answers.append(step)
     second = store.batch_lookup([Query(hop.inside, parsed[n][1], None, skew) for n, hop in hops])
+    later = continuations(_open_keys(second)) if continuations and hops else None
     for (number, hop), matches in zip(hops, second, strict=True):
         address, at, port = parsed[number]
-        inner = _step(hop.inside, at, None, skew, matches, None, hops_left=0)
+        inner = _step(hop.inside, at, None, skew, matches, None, later, hops_left=0)
         assert not isinstance(inner, _Hop)  # hops_left=0 never hops again
         answers[number] = Answer(
             str(address), port, at, skew, inner.status,
@@ -274,7 +325,7 @@ def attribute_many(store: LogStore, asks: Sequence[tuple[str, datetime, int | No
 
 def _step(address: Address, at: datetime, port: int | None, skew: timedelta,
           matches: list[Match], cgnat_public: Callable[[Address], bool] | None,
-          hops_left: int) -> Answer | _Hop:
+          later: ContinuationLookup | None, hops_left: int) -> Answer | _Hop:
     def answer(status: Status, reason: str, candidates: list[Candidate] | tuple[Candidate, ...]
                = ()) -> Answer:
         return Answer(str(address), port, at, skew, status, reason, tuple(candidates))
@@ -283,11 +334,11 @@ def _step(address: Address, at: datetime, port: int | None, skew: timedelta,
     if blocks and hops_left == 0:
         # The inside address is itself behind another NAT; one level is all we follow.
         return answer(Status.AMBIGUOUS, "nested NAT: the inside address is translated again",
-                      _candidates(matches))
+                      _candidates(matches, later))
     if port is None and (blocks or (cgnat_public is not None and cgnat_public(address))):
         return answer(Status.PORT_REQUIRED, "a shared CGNAT public address: give the source "
                       "port; nobody is named without it")
-    status, reason, candidates = _decide(matches, at, skew)
+    status, reason, candidates = _decide(matches, at, skew, later)
     block = next((c for c in candidates if c.contains(at)), None)
     if status is not Status.MATCH or block is None or block.ports is None:
         return answer(status, reason, candidates)

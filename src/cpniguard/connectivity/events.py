@@ -50,6 +50,9 @@ class Flag(StrEnum):
     CLOSED_BY_NAS_RESTART = "closed-by-nas-restart"  # ended by Accounting-On/Off, not a Stop
     STALE = "stale"                      # open, yet silent for longer than the stale limit
     OVERLAP = "overlap"                  # overlaps another holder of the same address
+    # Set at attribution time, never stored: an open interval whose session a later file
+    # shows going on; it is cut where the later file's interval begins (connectivity.continuity).
+    CONTINUED = "continued-in-later-file"
 
 
 @dataclass(frozen=True, slots=True)

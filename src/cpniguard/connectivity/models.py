@@ -110,3 +110,38 @@ class IdentityLink(models.Model):
     def __str__(self) -> str:
         # No value: an identity is customer data and str() ends up in logs.
         return f"{self.kind} link of {self.subscriber_id}"
+
+
+class OpenInterval(models.Model):
+    """A session interval stored without an end, and what a later file says of its session.
+
+    Logs rotate daily: a session alive at midnight is open at the end of one file and goes on
+    (or stops) in the next, whose interval for it begins with NO_START. Stored rows never
+    change, so the link between the two is kept here; attribution then cuts the open row where
+    the later one begins (or drops it when the later one covers it), instead of letting it
+    claim the address forever. Files of one stream are expected in time order: a row still
+    open here stays open, which makes answers ambiguous, never wrong.
+    """
+
+    source = models.CharField(max_length=32)      # the store source (the log format)
+    device = models.CharField(max_length=255)
+    session_id = models.CharField(max_length=255)
+    address = models.CharField(max_length=64)     # the stored network, e.g. 192.0.2.7/32
+    original_start = models.BigIntegerField()     # µs UTC, as stored
+    last_seen = models.BigIntegerField(null=True)
+    file = models.ForeignKey(IngestedFile, on_delete=models.CASCADE, related_name="+")
+    continued_start = models.BigIntegerField(null=True)  # the later interval, µs UTC
+    continued_end = models.BigIntegerField(null=True)    # None: still open there too
+    continued_file = models.ForeignKey(IngestedFile, on_delete=models.SET_NULL, null=True,
+                                       related_name="+")
+    continued_line = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["source", "device", "session_id", "address", "original_start"],
+            name="open_interval_once")]
+        indexes = [models.Index(fields=["source", "continued_start"],
+                                name="open_interval_pending")]
+
+    def __str__(self) -> str:
+        return f"open {self.source} interval {self.pk}"

@@ -1,0 +1,139 @@
+"""Sessions that cross log files: an open row in one file, its continuation in the next.
+
+At ingest (`register`, inside the transaction that completes a file): the file's rows are
+matched against the open rows earlier files left, by (source, device, session id, address);
+a match records where the session goes on. The file's own open rows are then registered.
+This is one vectorised filter over the new rows plus dictionary lookups over the registry of
+open sessions, so it costs little even for large files.
+
+At attribution (`ContinuationBook`): an open candidate whose session a later file continues
+is dropped when the later interval already covers it (it begins no later: a NO_START start
+estimated from Acct-Session-Time, or the same radacct row exported again), or cut where the
+later interval begins otherwise, flagged CONTINUED. The later interval is then the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from cpniguard.connectivity.models import IngestedFile, OpenInterval
+from cpniguard.connectivity.store.schema import OPEN_END, key_network
+
+Key = tuple[str, str, str, str, int]  # (source, device, session id, network, original start)
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    start: int                 # µs UTC: where the later file's interval begins
+    end: int | None            # µs UTC, or None if still open there
+    file: str                  # the later file's path, as evidence
+    sha256: str
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    device: str
+    session_id: str
+    network: str
+    start: int
+    end: int
+    last_seen: int | None
+    line: int | None
+
+
+def _rows(table: pa.Table, mask: pa.Array) -> list[_Row]:
+    wanted = table.filter(mask).select(
+        ["hi", "lo", "plen", "original_start", "original_end", "last_seen", "device",
+         "session_id", "evidence"])
+    rows = []
+    for r in wanted.to_pylist():
+        evidence = r["evidence"] or [{}]
+        rows.append(_Row(r["device"], r["session_id"],
+                         str(key_network(r["hi"], r["lo"], r["plen"])), r["original_start"],
+                         r["original_end"], r["last_seen"], evidence[0].get("line")))
+    return rows
+
+
+def register(record: IngestedFile, source: str, table: pa.Table) -> int:
+    """Link this file's rows to open sessions of earlier files; register its own open rows.
+
+    Must run in the transaction that marks `record` complete. Returns the continuations found.
+    """
+    if not len(table):
+        return 0
+    has_session = pc.not_equal(table["session_id"], "")
+    pending: dict[tuple[str, str, str], list[OpenInterval]] = {}
+    for entry in OpenInterval.objects.filter(source=source, continued_start__isnull=True
+                                             ).exclude(file=record):
+        pending.setdefault((entry.device, entry.session_id, entry.address), []).append(entry)
+    found = 0
+    if pending:
+        sessions = pa.array(sorted({key[1] for key in pending}), pa.string())
+        mask = pc.and_(has_session, pc.is_in(table["session_id"], value_set=sessions))
+        later: dict[tuple[str, str, str], list[_Row]] = {}
+        for row in _rows(table, mask):
+            later.setdefault((row.device, row.session_id, row.network), []).append(row)
+        for key, entries in pending.items():
+            for entry in entries:
+                found += _continue(entry, later.get(key, []), record)
+    opened = pc.and_(has_session, pc.equal(table["original_end"], OPEN_END))
+    # A row split at midnight is several table rows of one interval: one entry for it.
+    unique = {(r.device, r.session_id, r.network, r.start): r for r in _rows(table, opened)}
+    OpenInterval.objects.bulk_create(
+        [OpenInterval(source=source, device=r.device, session_id=r.session_id,
+                      address=r.network, original_start=r.start, last_seen=r.last_seen,
+                      file=record) for r in unique.values()],
+        batch_size=1000, ignore_conflicts=True)
+    return found
+
+
+def _continue(entry: OpenInterval, rows: list[_Row], record: IngestedFile) -> int:
+    """The earliest later interval of the same session that reaches past the open one's start.
+
+    The same start again is the same session row exported again (radacct): it continues
+    the open one only once it has an end; open again, it is the same open row.
+    """
+    usable = [r for r in rows if (r.start == entry.original_start and r.end != OPEN_END)
+              or (r.start != entry.original_start and r.end > entry.original_start)]
+    if not usable:
+        return 0
+    row = min(usable, key=lambda r: r.start)
+    entry.continued_start = row.start
+    entry.continued_end = None if row.end == OPEN_END else row.end
+    entry.continued_file = record
+    entry.continued_line = row.line
+    entry.save(update_fields=["continued_start", "continued_end", "continued_file",
+                              "continued_line"])
+    return 1
+
+
+class ContinuationBook:
+    """What later files say about a set of open rows, loaded in a few queries."""
+
+    def __init__(self, keys: Iterable[Key]) -> None:
+        self._found: dict[Key, Continuation] = {}
+        wanted = sorted(set(keys))
+        for first in range(0, len(wanted), _CHUNK):
+            chunk = wanted[first:first + _CHUNK]
+            sessions = {key[2] for key in chunk}
+            rows = (OpenInterval.objects.filter(session_id__in=sessions,
+                                                continued_start__isnull=False)
+                    .select_related("continued_file"))
+            want = set(chunk)
+            for row in rows:
+                key = (row.source, row.device, row.session_id, row.address, row.original_start)
+                if key in want and row.continued_start is not None:
+                    later = row.continued_file
+                    self._found[key] = Continuation(
+                        row.continued_start, row.continued_end,
+                        later.path if later else "", later.sha256 if later else "",
+                        row.continued_line)
+
+    def get(self, key: Key) -> Continuation | None:
+        return self._found.get(key)
