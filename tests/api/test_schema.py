@@ -20,6 +20,8 @@ ENDPOINTS = {
     "/api/subscribers/{subscriber_id}/": {"get"},
     "/api/subscribers/{subscriber_id}/interactions/": {"post"},
     "/api/audit/entries/": {"get"},
+    "/api/attribution/": {"post"},
+    "/api/attribution/batch/": {"post"},
     "/api/policy/": {"get"},
     "/api/policy/decide/": {"post"},
 }

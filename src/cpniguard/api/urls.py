@@ -4,6 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from cpniguard.api.attribution import AttributionAsk, AttributionBatchAsk
 from cpniguard.api.audit import TrailEntries
 from cpniguard.api.policy import PolicyDecide, PolicyInForce
 from cpniguard.api.schema import ApiReference
@@ -22,6 +23,8 @@ urlpatterns: list[URLPattern] = [
          name="subscriber-detail"),
     path("subscribers/<int:subscriber_id>/interactions/", SubscriberInteractions.as_view(),
          name="subscriber-interactions"),
+    path("attribution/", AttributionAsk.as_view(), name="attribution"),
+    path("attribution/batch/", AttributionBatchAsk.as_view(), name="attribution-batch"),
     path("audit/entries/", TrailEntries.as_view(), name="audit-entries"),
     path("policy/", PolicyInForce.as_view(), name="policy"),
     path("policy/decide/", PolicyDecide.as_view(), name="policy-decide"),

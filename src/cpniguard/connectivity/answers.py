@@ -33,6 +33,7 @@ from cpniguard.subscribers.catalog import SUMMARY_FIELDS, summary
 from cpniguard.subscribers.models import Subscriber
 
 DEFAULT_SKEW = 2.0
+MAX_BATCH_ROWS = 100_000  # one audit entry covers a batch; bigger requests are split
 MAX_SKEW = 3600.0
 SUBSCRIBER_CATEGORIES = ("account", "name", "service_address")
 CATEGORIES = frozenset({"connectivity_logs", *SUBSCRIBER_CATEGORIES})
@@ -108,6 +109,8 @@ def answer_batch(actor: Actor, asks: Sequence[Ask], *, purpose: str, reference: 
     status counts, the SHA-256 of the questions and of the answers, so the exact exchange
     can be proven later from a kept copy of either file.
     """
+    if len(asks) > MAX_BATCH_ROWS:
+        raise Usage(f"at most {MAX_BATCH_ROWS:,} rows per batch (got {len(asks):,}); split it")
     skew, shared = check_skew(skew_seconds), _cgnat()
     parsed, errors = [], []
     for number, ask in enumerate(asks, start=1):

@@ -82,7 +82,7 @@ def _print_candidate(candidate: dict[str, Any], indent: str, out: IO[str]) -> No
 def read_batch(path: Path) -> list[Ask]:
     """`id,address,port,at` rows; `address` may carry the port itself (192.0.2.1:443)."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        handle = path.open(newline="", encoding="utf-8-sig")  # Excel writes a BOM
     except OSError as error:
         raise Usage(f"cannot read {path}: {error.strerror}") from None
     with handle:

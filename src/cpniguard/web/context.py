@@ -12,6 +12,7 @@ from cpniguard.policy import Action, current_policy
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     from cpniguard.accounts.signin import needs_second_factor
+    from cpniguard.web.attribution_views import attribution_options
     from cpniguard.web.guards import audit_options, record_options
 
     policy = current_policy()
@@ -29,4 +30,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "signed_in": signed_in,
         "nav_search": signed_in and bool(record_options(role, Action.SEARCH)),
         "nav_audit": signed_in and bool(audit_options(role)),
+        "nav_attribution": signed_in and bool(attribution_options(role)),
     }

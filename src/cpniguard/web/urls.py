@@ -3,6 +3,7 @@ them, so change them only together with tests/matrix."""
 
 from django.urls import URLPattern, URLResolver, path
 
+from cpniguard.web import attribution_views
 from cpniguard.web.views import records, staff
 
 app_name = "web"
@@ -16,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("subscribers/<int:pk>/interactions/", records.interaction_add,
          name="interaction_add"),
     path("audit/", records.audit_trail, name="audit"),
+    path("attribution/", attribution_views.attribution, name="attribution"),
+    path("attribution/batch/", attribution_views.attribution_batch, name="attribution_batch"),
     path("account/tokens/", staff.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", staff.token_revoke, name="token_revoke"),
     path("policy/notice/", staff.policy_notice, name="policy_notice"),
