@@ -9,9 +9,12 @@ about. The CLI, the API and the web page all read their input here, so they refu
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime
 
 from cpniguard.connectivity.clock import UnknownZone, local_to_utc, zone
+
+_TWELVE_HOUR = re.compile(r"\d\s*[ap]\.?m\.?(\s|$)", re.IGNORECASE)
 
 
 class Usage(ValueError):
@@ -44,6 +47,10 @@ def parse_target(text: str) -> tuple[str, int | None]:
 def parse_instant(text: str) -> datetime:
     """An aware instant from ISO 8601 with an offset, or `DATE TIME Zone/Name`."""
     text = text.strip()
+    if _TWELVE_HOUR.search(text):
+        # A 12-hour time is where "2:05" became 14:05 or 02:05 and the wrong person was named.
+        raise Usage(f"{text!r} is a 12-hour time; write 24-hour ISO 8601, e.g. "
+                    "2017-03-29T14:05:03-07:00")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
