@@ -62,6 +62,10 @@ def notice_sections(policy: Policy) -> list[tuple[str, list[str]]]:
         ("How long we keep it", [
             f"- {RETENTION_LABELS.get(name, name.replace('_', ' '))}: {days} days."
             for name, days in policy.retention.items()
+        ] + [
+            "After that we delete the records, no later, except records named in a legal hold "
+            "that valid legal process (such as a preservation request) requires us to keep; "
+            "those are kept only until the hold ends.",
         ]),
         ("Contact", [
             f"Questions about this notice: {org.privacy_contact} or {org.phone}. "
