@@ -22,7 +22,8 @@ address family for formats that carry one address). A dual-stack session holds a
 at once, each is attributable, and none of them changing is an address change of another.
 
 - Start opens at its time. A Start for an incarnation still open means the earlier one ended
-  without a Stop: it is kept open-ended (end None, NO_STOP, last_seen).
+  without a Stop: it is kept open-ended (end None, NO_STOP, last_seen; STALE judged at
+  that Start).
 - Interim with the same address extends (evidence, last_seen); with another address in the
   same slot it closes the interval at the Interim's time and opens a new one there, both
   flagged ADDRESS_CHANGED. The change happened somewhere in (old last_seen, new start]: the
@@ -152,12 +153,13 @@ class _Replay:
         return self.out
 
     def emit(self, o: _Open, end: datetime | None, extra: set[Flag],
-             more: tuple[Evidence, ...] = ()) -> None:
+             more: tuple[Evidence, ...] = (), silent_until: datetime | None = None) -> None:
+        """`silent_until`: the instant staleness is judged at (default: the newest event)."""
         assert self.inc is not None
         flags = o.flags | self.inc.flags | extra
         if end is None:
             flags.add(Flag.NO_STOP)
-            if self.newest - o.last_seen > self.stale_after:
+            if (silent_until or self.newest) - o.last_seen > self.stale_after:
                 flags.add(Flag.STALE)
         self.out.append(Interval(
             address=o.address, start=o.start, end=end, source="radius",
@@ -167,10 +169,11 @@ class _Replay:
         self.inc.produced = True
 
     def end_incarnation(self, at: datetime | None, extra: set[Flag],
-                        more: tuple[Evidence, ...] = ()) -> None:
+                        more: tuple[Evidence, ...] = (),
+                        silent_until: datetime | None = None) -> None:
         assert self.inc is not None
         for o in self.inc.opens.values():
-            self.emit(o, at, extra, more)
+            self.emit(o, at, extra, more, silent_until)
         if not self.inc.produced:
             for e in self.inc.events:
                 skip(self.skipped, e, "session records carry no address")
@@ -199,7 +202,9 @@ class _Replay:
 
     def step(self, kind: EventKind, at: datetime, events: list[Event]) -> None:
         if kind == EventKind.SESSION_START and self.inc is not None:
-            self.end_incarnation(None, set())  # superseded: its end is not known
+            # Superseded: its end is not known. Stale is judged at the superseding Start, so
+            # the answer does not depend on when the session happened to be released.
+            self.end_incarnation(None, set(), silent_until=at)
         if self.inc is None:
             self.inc = self.begin(kind, at, events)
         inc = self.inc
