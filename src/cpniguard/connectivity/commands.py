@@ -174,5 +174,7 @@ def register(commands: Any) -> None:
     review.add_argument("--json", action="store_true")
     review.set_defaults(func=_quarantine)
     from cpniguard.connectivity.generate_command import add_generate
+    from cpniguard.connectivity.verify_command import add_verify
 
     add_generate(sub)
+    add_verify(sub)
