@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "cpniguard.connectivity.commands",
     "cpniguard.connectivity.attribute_command",
     "cpniguard.connectivity.links_command",
+    "cpniguard.retention.commands",
+    "cpniguard.legal.commands",
     "cpniguard.audit.commands",
     "cpniguard.demo.commands",
     "cpniguard.server",

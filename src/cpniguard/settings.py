@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "cpniguard.audit",
     "cpniguard.subscribers",
     "cpniguard.connectivity",
+    "cpniguard.retention",
+    "cpniguard.legal",
     "cpniguard.web",
     "cpniguard.api",
 ]

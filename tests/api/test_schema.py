@@ -24,6 +24,12 @@ ENDPOINTS = {
     "/api/attribution/batch/": {"post"},
     "/api/policy/": {"get"},
     "/api/policy/decide/": {"post"},
+    "/api/legal/requests/": {"get", "post"},
+    "/api/legal/requests/{reference}/": {"get"},
+    "/api/legal/requests/{reference}/transition/": {"post"},
+    "/api/legal/requests/{reference}/approve/": {"post"},
+    "/api/legal/requests/{reference}/narrow/": {"post"},
+    "/api/legal/requests/{reference}/withdraw/": {"post"},
 }
 
 

@@ -54,7 +54,7 @@ def test_reseed_replaces_demo_data(capsys: pytest.CaptureFixture[str]) -> None:
     assert StaffUser.objects.get(username="support1").password != old_hash
     assert AuditEntry.objects.filter(event="demo:seed").count() == 2
     wipe = AuditEntry.objects.get(event="demo:wipe")
-    assert wipe.subject == "demo:wipe/subscribers:30/staff:11"
+    assert wipe.subject == "demo:wipe/subscribers:30/staff:12"
 
 
 def test_reseed_refuses_a_database_the_demo_did_not_seed(

@@ -53,7 +53,7 @@ def test_counts_validation_and_one_audit_entry(seeded: SeedResult) -> None:
     entry = AuditEntry.objects.get()
     assert (entry.event, entry.outcome, entry.actor) == ("demo:seed", "succeeded",
                                                           f"os:{OS_USER}")
-    assert entry.subject == "demo:seed:11/subscribers:300/staff:11"
+    assert entry.subject == "demo:seed:11/subscribers:300/staff:12"
     # A sample of the records, with everything attached to them, passes model validation.
     for subscriber in Subscriber.objects.all()[::15]:
         subscriber.full_clean()

@@ -6,6 +6,14 @@ from drf_spectacular.views import SpectacularAPIView
 
 from cpniguard.api.attribution import AttributionAsk, AttributionBatchAsk
 from cpniguard.api.audit import TrailEntries
+from cpniguard.api.legal import (
+    LegalRequestApprove,
+    LegalRequestDetail,
+    LegalRequestNarrow,
+    LegalRequests,
+    LegalRequestTransition,
+    LegalRequestWithdraw,
+)
 from cpniguard.api.policy import PolicyDecide, PolicyInForce
 from cpniguard.api.schema import ApiReference
 from cpniguard.api.subscribers import SubscriberDetail, SubscriberInteractions, SubscriberSearch
@@ -26,6 +34,17 @@ urlpatterns: list[URLPattern] = [
     path("attribution/", AttributionAsk.as_view(), name="attribution"),
     path("attribution/batch/", AttributionBatchAsk.as_view(), name="attribution-batch"),
     path("audit/entries/", TrailEntries.as_view(), name="audit-entries"),
+    path("legal/requests/", LegalRequests.as_view(), name="legal-requests"),
+    path("legal/requests/<str:reference>/", LegalRequestDetail.as_view(),
+         name="legal-request"),
+    path("legal/requests/<str:reference>/transition/", LegalRequestTransition.as_view(),
+         name="legal-request-transition"),
+    path("legal/requests/<str:reference>/approve/", LegalRequestApprove.as_view(),
+         name="legal-request-approve"),
+    path("legal/requests/<str:reference>/narrow/", LegalRequestNarrow.as_view(),
+         name="legal-request-narrow"),
+    path("legal/requests/<str:reference>/withdraw/", LegalRequestWithdraw.as_view(),
+         name="legal-request-withdraw"),
     path("policy/", PolicyInForce.as_view(), name="policy"),
     path("policy/decide/", PolicyDecide.as_view(), name="policy-decide"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -75,10 +75,14 @@ def _cgnat() -> Callable[[Address], bool] | None:
 
 
 def default_store() -> LogStore:
-    from cpniguard.connectivity.store import EmbeddedLogStore
+    """CPNIGUARD_LOGSTORE (a directory, or a clickhouse:// or chdb:/// URL), else the
+    embedded store under $CPNIGUARD_HOME."""
+    import os
+
+    from cpniguard.connectivity.store import open_store
     from cpniguard.home import home
 
-    return EmbeddedLogStore(home() / "logstore")
+    return open_store(os.environ.get("CPNIGUARD_LOGSTORE") or home() / "logstore")
 
 
 def answer_one(actor: Actor, ask: Ask, *, purpose: str, reference: str | None,

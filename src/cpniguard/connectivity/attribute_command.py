@@ -138,13 +138,13 @@ def _usage(message: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from cpniguard.access import AccessRefused, Actor
     from cpniguard.connectivity.answers import answer_batch, answer_one
-    from cpniguard.connectivity.store import EmbeddedLogStore
+    from cpniguard.connectivity.store import open_store
 
     if (args.target is None) == (args.batch is None):
         return _usage("give either ADDRESS[:PORT] with --at, or --batch FILE.csv")
     if args.target is not None and not args.at:
         return _usage("--at INSTANT is required for a single address")
-    store = EmbeddedLogStore(Path(args.store)) if args.store else None
+    store = open_store(args.store) if args.store else None
     options = {"purpose": args.purpose, "reference": args.reference,
                "skew_seconds": args.skew, "store": store}
     try:
@@ -192,7 +192,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--reference", help="ticket or legal case reference")
     parser.add_argument("--skew", type=float, default=DEFAULT_SKEW, metavar="SECONDS",
                         help=f"clock tolerance around the instant (default {DEFAULT_SKEW:g})")
-    parser.add_argument("--store", metavar="DIR",
-                        help="log store directory (default $CPNIGUARD_HOME/logstore)")
+    parser.add_argument("--store", metavar="DIR|URL",
+                        help="log store: a directory, or clickhouse://user@host:8123/db "
+                        "(default $CPNIGUARD_LOGSTORE, else $CPNIGUARD_HOME/logstore)")
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
     parser.set_defaults(func=_run)

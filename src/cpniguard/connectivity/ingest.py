@@ -31,6 +31,7 @@ from django.utils import timezone
 from cpniguard.access import Actor
 from cpniguard.access.gate import record_event
 from cpniguard.audit.models import Outcome
+from cpniguard.connectivity import bulk_radacct, continuity
 from cpniguard.connectivity.clock import zone
 from cpniguard.connectivity.events import Event, Quarantined, Source, open_text
 from cpniguard.connectivity.intervals import Skipped
@@ -50,9 +51,10 @@ from cpniguard.connectivity.parsers import (
     radacct_csv,
     radius_detail,
 )
-from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval, from_interval
+from cpniguard.connectivity.store import EmbeddedLogStore, from_interval
 from cpniguard.connectivity.store.index import PartitionIndex
-from cpniguard.connectivity.store.writer import day_name, split_days
+from cpniguard.connectivity.store.schema import to_table
+from cpniguard.connectivity.store.writer import table_days
 
 # A RADIUS session silent this long before the newest record is flagged STALE: well above the
 # interim intervals NASes are configured with (5 min to a few hours), below a lost session.
@@ -152,10 +154,6 @@ def _texts(path: Path, numbers: set[int]) -> dict[int, str]:
     return found
 
 
-def _days(rows: list[StoredInterval]) -> list[str]:
-    return sorted({day_name(day) for row in rows for day, _ in split_days(row)})
-
-
 def _drop_attempt(record: IngestedFile) -> None:
     """Remove the partitions an interrupted attempt at this file may have published."""
     if not record.store:
@@ -213,15 +211,23 @@ def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Pa
     lines, events = [0], [0]
     quarantined: list[Quarantined] = []
     skipped: Skipped = []
-    items = parser(_counted(open_text(path), lines, progress), Source(str(path), zone_name),
-                   **options)
+    columns = bulk_radacct.read_columns(path, sha256, fmt) if fmt == "radacct-csv" else None
+    if columns is None:
+        items = parser(_counted(open_text(path), lines, progress), Source(str(path), zone_name),
+                       **options)
+    else:  # most rows decoded in columns; the parser reads only the rest
+        items = bulk_radacct.per_line(path, columns.fallback, Source(str(path), zone_name))
+        lines[0], events[0] = columns.lines, len(columns.table)
     built = _build(family, _events(items, sha256, quarantined, events), skipped)
     rows = [from_interval(interval, fmt) for interval in built]
+    table = to_table(rows) if columns is None else bulk_radacct.merge(columns.table, rows)
 
     # Recorded before the write, so a crash during it can still be cleaned up exactly.
-    record.store, record.days = str(Path(store_root).resolve()), _days(rows)
+    record.store, record.days = str(Path(store_root).resolve()), table_days(table)
     record.save(update_fields=["store", "days"])
-    manifests = EmbeddedLogStore(store_root).add(fmt, rows) if rows else []
+    store = EmbeddedLogStore(store_root)
+    manifests = (store.add(fmt, rows) if columns is None else store.add_table(fmt, table)
+                 ) if len(table) else []
     relative = tuple(str(Path(m).resolve().relative_to(record.store)) for m in manifests)
 
     texts = _texts(path, {event.evidence.line for event, _ in skipped})
@@ -231,16 +237,17 @@ def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Pa
                             reason=f"not usable for intervals: {reason}"[:500],
                             text=texts.get(event.evidence.line, "")[:QuarantinedLine.TEXT_LIMIT])
             for event, reason in skipped]
-    _complete(record, lines[0], events[0], len(rows), bad, relative)
-    return IngestResult(str(path), sha256, fmt, False, lines[0], events[0], len(rows), len(bad),
+    _complete(record, lines[0], events[0], len(table), bad, relative, table)
+    return IngestResult(str(path), sha256, fmt, False, lines[0], events[0], len(table), len(bad),
                         relative)
 
 
 def _complete(record: IngestedFile, lines: int, events: int, intervals: int,
-              bad: list[QuarantinedLine], partitions: tuple[str, ...]) -> None:
+              bad: list[QuarantinedLine], partitions: tuple[str, ...], table: Any) -> None:
     """The commit point: after this the file counts as ingested."""
     with transaction.atomic():
         QuarantinedLine.objects.bulk_create(bad, batch_size=1000)
+        continuity.register(record, record.format, table)  # sessions crossing files
         record.status = IngestedFile.Status.COMPLETE
         record.lines, record.events, record.intervals = lines, events, intervals
         record.quarantined, record.partitions = len(bad), list(partitions)

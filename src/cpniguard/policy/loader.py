@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cpniguard.policy.legal_process import parse_desk, parse_documents, parse_kinds
 from cpniguard.policy.model import (
     Action,
     Category,
@@ -160,10 +161,14 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
 
     grants = _grants(raw.get("grants", []), categories, purposes, roles, references, err)
     retention = _retention(raw.get("retention", {}), err)
+    documents = parse_documents(raw.get("legal_documents"), err)
+    kinds = parse_kinds(raw.get("legal_process"), frozenset(categories), documents, err)
+    desk = parse_desk(raw.get("legal_desk"), frozenset(roles), err)
     if errors:
         raise InvalidPolicy(source, sorted(errors, key=lambda e: e.line))
     return Policy(version, organization, categories, purposes, roles, references, grants,
-                  retention, source)
+                  retention, source, legal_process=kinds, legal_documents=documents,
+                  legal_desk=desk)
 
 
 def _grants(entries: Any, categories: dict[str, Category], purposes: dict[str, Purpose],

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cpniguard.policy.legal_process import LegalDesk, LegalProcessKind
+
 
 class Action(StrEnum):
     SEARCH = "search"
@@ -18,6 +20,9 @@ class Action(StrEnum):
     CHANGE = "change"
     IMPORT = "import"
     EXPORT = "export"
+    HOLD = "hold"      # place, renew or release a legal hold on connectivity logs
+    PURGE = "purge"    # delete records whose retention period has ended
+    APPROVE = "approve"  # approve a legal request for production (one of two people)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,9 @@ class Policy:
     grants: list[Grant]
     retention: dict[str, int]
     source: str = "<default>"
+    legal_process: dict[str, LegalProcessKind] = field(default_factory=dict)
+    legal_documents: dict[str, str] = field(default_factory=dict)
+    legal_desk: LegalDesk = field(default_factory=LegalDesk)
     _index: dict[tuple[str, str, str], Grant] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

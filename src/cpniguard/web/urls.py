@@ -3,7 +3,7 @@ them, so change them only together with tests/matrix."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from cpniguard.web import attribution_views
+from cpniguard.web import attribution_views, legal_views
 from cpniguard.web.views import records, staff
 
 app_name = "web"
@@ -19,6 +19,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", records.audit_trail, name="audit"),
     path("attribution/", attribution_views.attribution, name="attribution"),
     path("attribution/batch/", attribution_views.attribution_batch, name="attribution_batch"),
+    path("legal/", legal_views.legal_list, name="legal_list"),
+    path("legal/<str:reference>/", legal_views.legal_detail, name="legal_detail"),
     path("account/tokens/", staff.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", staff.token_revoke, name="token_revoke"),
     path("policy/notice/", staff.policy_notice, name="policy_notice"),

@@ -1,13 +1,14 @@
 """Connectivity log store: who held which address (and port) when, with the evidence.
 
 `LogStore` is what attribution codes against; `EmbeddedLogStore` keeps day partitions in
-Parquet with a memory-mapped key index on local disk. A server backend (ClickHouse) is meant
-to implement the same protocol, so nothing above this package knows where rows live.
+Parquet with a memory-mapped key index on local disk; `ClickHouseLogStore` (clickhouse.py)
+implements the same protocol over ClickHouse or chDB, so nothing above this package knows where
+rows live. `open_store` picks one from a setting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -41,6 +42,31 @@ class LogStore(Protocol):
         self, source: str, day: date | str, part: int | None = None
     ) -> list[Path]: ...
 
+    # Retention with legal holds: the rows `keep` refuses go, the others stay, and no reader
+    # ever sees a kept row twice. Returns (rows removed, rows kept).
+    def purge_day(
+        self, source: str, day: date | str, keep: Callable[[StoredInterval], bool]
+    ) -> tuple[int, int]: ...
+
+
+ENGINE_SCHEMES = ("clickhouse", "clickhouses", "chdb")
+
+
+def open_store(url_or_path: str | Path) -> LogStore:
+    """The store a setting names: clickhouse://, clickhouses:// or chdb:/// URL, else a root.
+
+    See `clickhouse_client` for the URL forms. The ClickHouse modules load only when named.
+    """
+    text = str(url_or_path)
+    if text.partition("://")[0] not in ENGINE_SCHEMES:
+        return EmbeddedLogStore(url_or_path)
+    from cpniguard.connectivity.store.clickhouse import ClickHouseLogStore
+    from cpniguard.connectivity.store.clickhouse_client import connect, parse_url
+
+    url = parse_url(text)
+    return ClickHouseLogStore(connect(url), database=url.database, table=url.table,
+                              cluster=url.cluster)
+
 
 __all__ = [
     "ALL_PORTS",
@@ -52,4 +78,5 @@ __all__ = [
     "Query",
     "StoredInterval",
     "from_interval",
+    "open_store",
 ]

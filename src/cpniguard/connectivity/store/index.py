@@ -10,7 +10,6 @@ Only the rows that match are then read from Parquet, for their evidence.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store.schema import (
@@ -104,6 +104,8 @@ class PartitionIndex:
         self.plen: npt.NDArray[np.uint8] = arrays["plen"]
         self.pfirst: npt.NDArray[np.int32] = arrays["pfirst"]
         self.plast: npt.NDArray[np.int32] = arrays["plast"]
+        self._file: pq.ParquetFile | None = None
+        self._group_starts: npt.NDArray[np.int64] = np.empty(0, np.int64)
 
     def find_rows(self, probe: _Probe) -> list[list[int]]:
         """Parquet row numbers matching each probed query, vectorised over the queries."""
@@ -128,28 +130,32 @@ class PartitionIndex:
                 found[q].extend(int(r) for r in self.row[left:right][ok])
         return found
 
+    def _parquet(self) -> tuple[pq.ParquetFile, npt.NDArray[np.int64]]:
+        """The open Parquet file and the first row of each row group, kept between lookups:
+        opening and reading the footer costs more than decoding the one row asked for."""
+        if self._file is None:
+            handle = pq.ParquetFile(self.parquet_path, memory_map=True)
+            sizes = [handle.metadata.row_group(g).num_rows for g in range(handle.num_row_groups)]
+            self._file = handle
+            self._group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        return self._file, self._group_starts
+
     def read_rows(self, rows: list[int]) -> dict[int, StoredInterval]:
         """Only the row groups holding `rows` are decoded."""
         if not rows:
             return {}
-        result: dict[int, StoredInterval] = {}
-        handle = pq.ParquetFile(self.parquet_path)
-        try:
-            starts: list[int] = []
-            offset = 0
-            for group in range(handle.num_row_groups):
-                starts.append(offset)
-                offset += handle.metadata.row_group(group).num_rows
-            by_group: dict[int, list[int]] = defaultdict(list)
-            for row in sorted(set(rows)):
-                group = int(np.searchsorted(starts, row, side="right")) - 1
-                by_group[group].append(row)
-            for group, wanted in by_group.items():
-                table = handle.read_row_group(group).take([r - starts[group] for r in wanted])
-                result.update(zip(wanted, from_table(table), strict=True))
-        finally:
-            handle.close()
-        return result
+        handle, starts = self._parquet()
+        wanted = np.unique(np.asarray(rows, dtype=np.int64))
+        groups = np.searchsorted(starts, wanted, side="right") - 1
+        chosen = np.unique(groups)
+        # One call for all the groups: fewer round trips, and pyarrow decodes them in parallel
+        # when there are several (a batch); a single lookup stays on this thread.
+        table = handle.read_row_groups(chosen.tolist(), use_threads=len(chosen) > 1)
+        sizes = np.diff(np.append(starts, handle.metadata.num_rows))[chosen]
+        first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        at = first[np.searchsorted(chosen, groups)] + (wanted - starts[groups])
+        decoded = from_table(table.take(pa.array(at)))
+        return dict(zip(wanted.tolist(), decoded, strict=True))
 
     def matches(self, rows: list[int]) -> list[Match]:
         decoded = self.read_rows(rows)

@@ -7,14 +7,16 @@ the skew window crosses midnight), because every interval was split at midnight 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa  # type: ignore[import-untyped]
+
 from cpniguard.connectivity.store.index import Match, PartitionIndex, Query, probe_arrays
 from cpniguard.connectivity.store.schema import DAY_US, Address, StoredInterval, to_us
-from cpniguard.connectivity.store.writer import check_source, day_name, write_batch
+from cpniguard.connectivity.store.writer import check_source, day_name, write_batch, write_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,10 @@ class EmbeddedLogStore:
 
     def add(self, source: str, rows: Iterable[StoredInterval]) -> list[Path]:
         return write_batch(self.root, source, rows)
+
+    def add_table(self, source: str, table: pa.Table) -> list[Path]:
+        """`add` for rows already in columns (schema.ARROW_SCHEMA), as bulk ingest builds them."""
+        return write_table(self.root, source, table)
 
     def _sources(self) -> list[Path]:
         if not self.root.is_dir():
@@ -133,3 +139,15 @@ class EmbeddedLogStore:
         if directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
         return dropped
+
+    def purge_day(self, source: str, day: date | str,
+                  keep: Callable[[StoredInterval], bool]) -> tuple[int, int]:
+        """Retention: delete the rows of `source` on `day` that `keep` refuses; returns
+        (rows removed, rows kept). Crash-safe; see `store.purge`."""
+        from cpniguard.connectivity.store.purge import purge_day
+
+        result = purge_day(self.root, source, day, keep)
+        directory = self.root / source / (day if isinstance(day, str) else day.isoformat())
+        for manifest in [m for m in self._indexes if m.parent == directory]:
+            self._indexes.pop(manifest)
+        return result.removed, result.kept

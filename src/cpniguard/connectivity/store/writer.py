@@ -13,25 +13,39 @@ import dataclasses
 import fcntl
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
-from collections import defaultdict
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from cpniguard.connectivity.store.schema import DAY_US, OPEN_END, StoredInterval, to_table
+from cpniguard.connectivity.store.schema import (
+    ARROW_SCHEMA,
+    DAY_US,
+    OPEN_END,
+    StoredInterval,
+    to_table,
+)
 
 FORMAT = 1
 MAX_SPLIT_DAYS = 3700  # ten years; longer means a bad timestamp, and splitting would flood disk
-ROW_GROUP_SIZE = 65_536
+ROW_GROUP_SIZE = 1_024  # a lookup decodes one whole group for its row: keep it small
 KEY_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8")])
 INDEX_FILES = ("key", "start", "end", "row", "plen", "pfirst", "plast")
+_ENCODERS = 2  # the reference machine has two cores
+_DICTIONARY_COLUMNS = ["source", "username", "mac", "client_id", "duid", "circuit_id",
+                       "remote_id", "device", "flags", "evidence.list.element.file",
+                       "evidence.list.element.sha256"]
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PART_RE = re.compile(r"part-(\d{6})\.")
 
@@ -52,6 +66,7 @@ def split_days(row: StoredInterval) -> Iterator[tuple[int, StoredInterval]]:
 
     An open interval is only known to continue up to its last proof of life, so it is carried
     through the day of `last_seen` (or its start day) and no further; its last piece stays open.
+    `split_table` is the same rule over columns; both must change together.
     """
     first = row.start // DAY_US
     if row.end == OPEN_END:
@@ -64,6 +79,62 @@ def split_days(row: StoredInterval) -> Iterator[tuple[int, StoredInterval]]:
         start = max(row.start, day * DAY_US)
         end = row.end if day == last else min(row.end, (day + 1) * DAY_US)
         yield day, dataclasses.replace(row, start=start, end=end)
+
+
+def table_days(table: pa.Table) -> list[str]:
+    """The UTC days `write_table` would write partitions for."""
+    if not len(table):
+        return []
+    first, last = _day_ranges(table)
+    touched = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in
+                                        np.unique(np.stack([first, last], axis=1), axis=0)]))
+    return [day_name(int(day)) for day in touched]
+
+
+def _day_ranges(table: pa.Table) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(first day, last day) of each row, by the rule of `split_days`; refuses long spans."""
+    start = table.column("start").to_numpy()
+    end = table.column("end").to_numpy()
+    seen_column = table.column("last_seen")
+    seen = np.where(seen_column.is_null().to_numpy(zero_copy_only=False), start,
+                    np.maximum(seen_column.fill_null(0).to_numpy(), start))
+    first = start // DAY_US
+    last = np.where(end == OPEN_END, seen // DAY_US, np.maximum(end - 1, start) // DAY_US)
+    span = last - first
+    too_long = np.flatnonzero(span > MAX_SPLIT_DAYS)
+    if len(too_long):
+        raise ValueError(f"interval spans {span[too_long[0]]} days; refusing to split it")
+    return first, last
+
+
+def split_table(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+    """`split_days` over a whole table: (day number, that day's pieces, sorted for the index)."""
+    start = table.column("start").to_numpy()
+    end = table.column("end").to_numpy()
+    first, last = _day_ranges(table)
+    span = last - first
+    counts = span + 1
+    row = np.repeat(np.arange(len(start)), counts)
+    offsets = np.cumsum(counts) - counts
+    day = first[row] + (np.arange(len(row)) - offsets[row])
+    piece_start = np.maximum(start[row], day * DAY_US)
+    piece_end = np.where(day == last[row], end[row], np.minimum(end[row], (day + 1) * DAY_US))
+    # One stable sort puts each day's pieces together, each day in index order (hi, lo, start,
+    # plen, end) and equal rows in input order, as sorting a list of rows would; one take then
+    # copies the table, and every day is a zero-copy slice of it.
+    plen = table.column("plen").to_numpy()[row]
+    order = np.lexsort((piece_end, plen, piece_start, table.column("lo").to_numpy()[row],
+                        table.column("hi").to_numpy()[row], day))
+    pieces = table.take(pa.array(row[order]))
+    pieces = pieces.set_column(pieces.schema.get_field_index("start"), "start",
+                               pa.array(piece_start[order], pa.int64()))
+    pieces = pieces.set_column(pieces.schema.get_field_index("end"), "end",
+                               pa.array(piece_end[order], pa.int64()))
+    day = day[order]
+    bounds = [0, *(np.flatnonzero(np.diff(day)) + 1).tolist(), len(day)]
+    for first_row, end_row in itertools.pairwise(bounds):
+        if end_row > first_row:
+            yield int(day[first_row]), pieces.slice(first_row, end_row - first_row)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -86,15 +157,35 @@ def atomic_write(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _write_all(directory: Path, contents: dict[str, bytes]) -> dict[str, str]:
+    """`atomic_write` for several files with one directory fsync: each file is fsynced under a
+    temp name, then all are renamed. Nothing refers to them until the manifest is written."""
+    temps = []
+    for name, data in contents.items():
+        temp = directory / f".{name}.tmp-{os.getpid()}"
+        with temp.open("xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temps.append((temp, directory / name))
+    for temp, path in temps:
+        temp.replace(path)
+    _fsync_dir(directory)
+    return {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+
+
 def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 
-def _parquet_bytes(rows: list[StoredInterval]) -> bytes:
+def _parquet_bytes(table: pa.Table) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(to_table(rows), buffer, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    # Dictionaries only where values repeat (names, devices, the evidence file and hash): on
+    # random ids and times they cost time and bytes for nothing.
+    pq.write_table(table, buffer, compression="zstd", row_group_size=ROW_GROUP_SIZE,
+                   use_dictionary=_DICTIONARY_COLUMNS)
     return buffer.getvalue()
 
 
@@ -115,39 +206,43 @@ def _next_part(directory: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def _write_partition(directory: Path, source: str, day: int, rows: list[StoredInterval]) -> Path:
-    rows.sort(key=lambda r: (r.hi, r.lo, r.start, r.plen, r.end))
-    part = _next_part(directory)
-    stem = f"part-{part:06d}"
-    files: dict[str, str] = {}
-    name = f"{stem}.parquet"
-    files[name] = atomic_write(directory / name, _parquet_bytes(rows))
-    count = len(rows)
+def _encode(table: pa.Table) -> tuple[pa.Table, dict[str, bytes]]:
+    """One day's pieces (already in index order, see `split_table`) → file contents by suffix."""
+    table = table.cast(ARROW_SCHEMA)
+    count = len(table)
     key = np.empty(count, dtype=KEY_DTYPE)
-    key["hi"] = [r.hi for r in rows]
-    key["lo"] = [r.lo for r in rows]
+    key["hi"], key["lo"] = table.column("hi").to_numpy(), table.column("lo").to_numpy()
     arrays = {
         "key": key,
-        "start": np.array([r.start for r in rows], dtype=np.int64),
-        "end": np.array([r.end for r in rows], dtype=np.int64),
+        "start": table.column("start").to_numpy(),
+        "end": table.column("end").to_numpy(),
         # Parquet rows are in index order today; the row column lets that change later.
         "row": np.arange(count, dtype=np.int32),
-        "plen": np.array([r.plen for r in rows], dtype=np.uint8),
-        "pfirst": np.array([r.port_first for r in rows], dtype=np.int32),
-        "plast": np.array([r.port_last for r in rows], dtype=np.int32),
+        "plen": table.column("plen").to_numpy().astype(np.uint8),
+        "pfirst": table.column("port_first").to_numpy().astype(np.int32),
+        "plast": table.column("port_last").to_numpy().astype(np.int32),
     }
-    for label in INDEX_FILES:
-        name = f"{stem}.{label}.npy"
-        files[name] = atomic_write(directory / name, _npy_bytes(arrays[label]))
+    contents = {"parquet": _parquet_bytes(table)}
+    contents.update({f"{label}.npy": _npy_bytes(arrays[label]) for label in INDEX_FILES})
+    return table, contents
+
+
+def _write_partition(directory: Path, source: str, day: int,
+                     encoded: tuple[pa.Table, dict[str, bytes]]) -> Path:
+    table, contents = encoded
+    part = _next_part(directory)
+    stem = f"part-{part:06d}"
+    files = _write_all(directory, {f"{stem}.{suffix}": data for suffix, data in contents.items()})
+    start, end = table.column("start").to_numpy(), table.column("end").to_numpy()
     manifest = {
         "format": FORMAT,
         "source": source,
         "day": day_name(day),
         "part": part,
-        "rows": count,
-        "prefix_lengths": sorted({r.plen for r in rows}),
-        "min_start": min(r.start for r in rows),
-        "max_end": max(r.end for r in rows),
+        "rows": len(table),
+        "prefix_lengths": sorted(int(n) for n in np.unique(table.column("plen").to_numpy())),
+        "min_start": int(start.min()),
+        "max_end": int(end.max()),
         "written": datetime.now(UTC).isoformat(),
         "files": files,
     }
@@ -159,15 +254,34 @@ def _write_partition(directory: Path, source: str, day: int, rows: list[StoredIn
 def write_batch(root: Path, source: str, rows: Iterable[StoredInterval]) -> list[Path]:
     """Write `rows` as new immutable day partitions of `source`; returns their manifests."""
     check_source(source)
-    by_day: dict[int, list[StoredInterval]] = defaultdict(list)
+    rows = list(rows)
     for row in rows:
-        for day, piece in split_days(row):
-            by_day[day].append(piece)
+        for _ in split_days(row):  # refuse over-long intervals before any table is built
+            pass
+    return write_table(root, source, to_table(rows))
+
+
+def write_table(root: Path, source: str, table: pa.Table) -> list[Path]:
+    """`write_batch` for rows already in columns (schema.ARROW_SCHEMA), in input order."""
+    check_source(source)
+    # Strings may arrive dictionary-encoded (a file name repeated on every row); each day's
+    # pieces are cast to the stored schema only when written, so memory stays per partition.
+    table = table.select(ARROW_SCHEMA.names)
+    if not len(table):
+        return []
+    days = list(split_table(table))
     root.mkdir(parents=True, exist_ok=True)
     written = []
-    with _locked(root):
-        for day in sorted(by_day):
+    # Encoding (zstd, mostly) releases the GIL: the next day's files are encoded while this
+    # day's are written. At most two days' contents are in memory at once.
+    with _locked(root), ThreadPoolExecutor(max_workers=_ENCODERS) as pool:
+        pending: deque[Future[tuple[pa.Table, dict[str, bytes]]]] = deque(
+            pool.submit(_encode, pieces) for _, pieces in days[:_ENCODERS])
+        for number, (day, _) in enumerate(days):
+            encoded = pending.popleft().result()
+            if number + _ENCODERS < len(days):
+                pending.append(pool.submit(_encode, days[number + _ENCODERS][1]))
             directory = root / source / day_name(day)
             directory.mkdir(parents=True, exist_ok=True)
-            written.append(_write_partition(directory, source, day, by_day[day]))
+            written.append(_write_partition(directory, source, day, encoded))
     return written
