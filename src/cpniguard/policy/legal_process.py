@@ -1,0 +1,203 @@
+"""What each kind of legal process may compel, as plain data read from the policy file.
+
+The `[legal_process.<kind>]` tables say, per kind, which data categories it reaches, which
+fields and documents a request of that kind must carry, and how notice, sealing, counsel
+review and follow-up work. `[legal_documents]` names the documents a kind may require, and
+`[legal_desk]` who must approve. The legal desk's validator reads only these tables, so an
+operator changes a rule by editing the file and running `cpniguard policy check`.
+
+No Django and no import of `policy.model`: the model imports this module for its types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# The fields of a legal request an operator may list under `required`; they are the keys of
+# the request format documented in docs/legal-desk.md.
+REQUEST_FIELDS = frozenset({
+    "issuing_authority", "court", "case_number", "agent_name", "agent_contact",
+    "contact_verification", "addressed_to", "signature", "issued", "served", "response_due",
+    "targets", "categories", "date_range", "nondisclosure",
+})
+
+Err = Callable[..., None]
+
+
+@dataclass(frozen=True, slots=True)
+class LegalProcessKind:
+    id: str
+    label: str
+    statute: str
+    may_compel: frozenset[str]
+    required: frozenset[str]
+    required_documents: frozenset[str] = frozenset()
+    discloses: bool = True            # false: preservation, non-disclosure order
+    needs_court_order: bool = False
+    prospective: bool = False         # reaches records made after service only
+    past_only: bool = False           # reaches records existing at service only
+    sealed: bool = False              # the provider must not reveal the order
+    max_days: int | None = None       # longest date range the kind may name
+    customer_notice: bool = False     # may we tell the customer (absent a 2705(b) order)?
+    notice_wait_days: int = 0         # production waits this long after the notice
+    counsel_review: str = ""          # why counsel must look at it; empty: no need
+    follow_up_days: int | None = None  # legal process must follow within (emergencies)
+    preserve_days: int | None = None   # how long a preservation keeps records
+    renewals: int = 0                  # how many times a preservation may be renewed
+
+
+@dataclass(frozen=True, slots=True)
+class LegalDesk:
+    approvals: tuple[str, ...] = ("custodian", "counsel")
+
+
+_BOOLS = ("discloses", "needs_court_order", "prospective", "past_only", "sealed",
+          "customer_notice")
+_DAYS = ("max_days", "notice_wait_days", "follow_up_days", "preserve_days", "renewals")
+_KNOWN_KEYS = frozenset({"label", "statute", "may_compel", "required", "required_documents",
+                         "counsel_review", *_BOOLS, *_DAYS})
+
+
+def _names(entry: dict[str, Any], key: str, at: tuple[str, ...], err: Err) -> list[str]:
+    value = entry.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        err(f"{'.'.join(at)}.{key} must be a list of names", *at, key)
+        return []
+    return value
+
+
+def parse_documents(raw: Any, err: Err) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        err("[legal_documents] must be a table of id = label", "legal_documents")
+        return {}
+    documents: dict[str, str] = {}
+    for did, label in raw.items():
+        if not isinstance(label, str) or not label.strip():
+            err(f"legal_documents.{did} must be a non-empty label", "legal_documents", did)
+            continue
+        documents[did] = label
+    return documents
+
+
+def parse_kinds(raw: Any, categories: frozenset[str], documents: dict[str, str],
+                err: Err) -> dict[str, LegalProcessKind]:
+    """Every `[legal_process.<kind>]` table, each problem reported on its own line."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        err("[legal_process] must hold one table per kind of process", "legal_process")
+        return {}
+    kinds: dict[str, LegalProcessKind] = {}
+    for kid, entry in raw.items():
+        at = ("legal_process", kid)
+        if not isinstance(entry, dict):
+            err(f"legal_process.{kid} must be a table", *at)
+            continue
+        kind = _kind(kid, entry, at, categories, documents, err)
+        if kind is not None:
+            kinds[kid] = kind
+    return kinds
+
+
+def _kind(kid: str, entry: dict[str, Any], at: tuple[str, ...], categories: frozenset[str],
+          documents: dict[str, str], err: Err) -> LegalProcessKind | None:
+    name = ".".join(at)
+    for key in sorted(entry.keys() - _KNOWN_KEYS):
+        err(f"{name}: unknown key {key!r}", *at, key)
+    texts = {}
+    for key in ("label", "statute"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            err(f"{name}.{key} must be a non-empty string", *at, key)
+            value = ""
+        texts[key] = value
+    compel = _names(entry, "may_compel", at, err)
+    unknown = sorted(set(compel) - categories)
+    if unknown:
+        err(f"{name}.may_compel names unknown categories {unknown}", *at, "may_compel")
+    required = _names(entry, "required", at, err)
+    bad_fields = sorted(set(required) - REQUEST_FIELDS)
+    if bad_fields:
+        err(f"{name}.required names unknown request fields {bad_fields}; known: "
+            f"{sorted(REQUEST_FIELDS)}", *at, "required")
+    docs = _names(entry, "required_documents", at, err)
+    bad_docs = sorted(set(docs) - documents.keys())
+    if bad_docs:
+        err(f"{name}.required_documents names documents not declared in [legal_documents]: "
+            f"{bad_docs}", *at, "required_documents")
+    flags = {}
+    for key in _BOOLS:
+        value = entry.get(key, key == "discloses")
+        if not isinstance(value, bool):
+            err(f"{name}.{key} must be true or false", *at, key)
+            value = False
+        flags[key] = value
+    days: dict[str, int | None] = {}
+    for key in _DAYS:
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 0):
+            err(f"{name}.{key} must be a whole number of days, 0 or more", *at, key)
+            value = None
+        days[key] = value
+    review = entry.get("counsel_review", "")
+    if not isinstance(review, str):
+        err(f"{name}.counsel_review must be the reason counsel must review, as text",
+            *at, "counsel_review")
+        review = ""
+    _coherent(name, at, flags, days, compel, required, review, err)
+    return LegalProcessKind(
+        kid, texts["label"], texts["statute"], frozenset(compel) & categories,
+        frozenset(required) & REQUEST_FIELDS, frozenset(docs) & frozenset(documents),
+        flags["discloses"], flags["needs_court_order"], flags["prospective"],
+        flags["past_only"], flags["sealed"], days["max_days"], flags["customer_notice"],
+        days["notice_wait_days"] or 0, review, days["follow_up_days"], days["preserve_days"],
+        days["renewals"] or 0,
+    )
+
+
+def _coherent(name: str, at: tuple[str, ...], flags: dict[str, bool],
+              days: dict[str, int | None], compel: list[str], required: list[str],
+              review: str, err: Err) -> None:
+    """Combinations that cannot be meant: each would make the desk answer wrongly."""
+    if flags["needs_court_order"] and "court" not in required:
+        err(f"{name}: needs_court_order requires 'court' among the required fields",
+            *at, "required")
+    if flags["sealed"] and flags["customer_notice"]:
+        err(f"{name}: a sealed kind cannot allow customer notice", *at, "customer_notice")
+    if flags["prospective"] and flags["past_only"]:
+        err(f"{name}: prospective and past_only exclude each other", *at, "past_only")
+    if days["notice_wait_days"] and not flags["customer_notice"]:
+        err(f"{name}: notice_wait_days needs customer_notice = true", *at, "notice_wait_days")
+    if not flags["discloses"] and flags["customer_notice"]:
+        err(f"{name}: a kind that discloses nothing has no customer notice", *at,
+            "customer_notice")
+    if flags["discloses"] and not compel and not review:
+        # Every request of such a kind would be refused with no one told why it exists.
+        err(f"{name}: a disclosing kind that may compel nothing needs a counsel_review "
+            "reason", *at, "may_compel")
+    if days["renewals"] and not days["preserve_days"]:
+        err(f"{name}: renewals need preserve_days", *at, "renewals")
+
+
+def parse_desk(raw: Any, roles: frozenset[str], err: Err) -> LegalDesk:
+    if raw is None:
+        return LegalDesk()
+    if not isinstance(raw, dict):
+        err("[legal_desk] must be a table", "legal_desk")
+        return LegalDesk()
+    approvals = raw.get("approvals", list(LegalDesk().approvals))
+    if not isinstance(approvals, list) or not all(isinstance(a, str) for a in approvals):
+        err("legal_desk.approvals must be a list of roles", "legal_desk", "approvals")
+        return LegalDesk()
+    unknown = sorted(set(approvals) - roles)
+    if unknown:
+        err(f"legal_desk.approvals names unknown roles {unknown}", "legal_desk", "approvals")
+    if len(set(approvals)) < 2 or len(set(approvals)) != len(approvals):
+        err("legal_desk.approvals must name at least two different roles, each once",
+            "legal_desk", "approvals")
+    return LegalDesk(tuple(approvals))
