@@ -25,6 +25,7 @@ from cpniguard.connectivity.store.schema import OPEN_END, key_network
 
 Key = tuple[str, str, str, str, int]  # (source, device, session id, network, original start)
 _CHUNK = 500
+HORIZON_US = 2 * 86_400_000_000  # two days: beyond the longest NAS accounting buffering
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +48,34 @@ class _Row:
     line: int | None
 
 
-def _rows(table: pa.Table, mask: pa.Array) -> list[_Row]:
-    wanted = table.filter(mask).select(
-        ["hi", "lo", "plen", "original_start", "original_end", "last_seen", "device",
-         "session_id", "evidence"])
+def _rows(table: pa.Table, mask: pa.Array, *, with_line: bool) -> list[_Row]:
+    names = ["hi", "lo", "plen", "original_start", "original_end", "last_seen", "device",
+             "session_id"] + (["evidence"] if with_line else [])
     rows = []
-    for r in wanted.to_pylist():
-        evidence = r["evidence"] or [{}]
+    for r in table.filter(mask).select(names).to_pylist():
+        evidence = (r.get("evidence") or [{}]) if with_line else [{}]
         rows.append(_Row(r["device"], r["session_id"],
                          str(key_network(r["hi"], r["lo"], r["plen"])), r["original_start"],
                          r["original_end"], r["last_seen"], evidence[0].get("line")))
     return rows
+
+
+_Pending = tuple[int, str, str, str, int]  # id, device, session id, network, original start
+
+
+def _pending(source: str, record: IngestedFile, table: pa.Table) -> list[_Pending]:
+    """Open rows earlier files left that this file could continue.
+
+    Only those proven alive within HORIZON before this file's first record: a session silent
+    for longer is not continued by it (NAS buffering reaches about a day), and skipping them
+    keeps the work per file bounded by the sessions alive around it, not by all history.
+    """
+    first = pc.min(table["original_start"]).as_py()
+    rows = (OpenInterval.objects.filter(source=source, continued_start__isnull=True,
+                                        last_seen__gte=first - HORIZON_US)
+            .exclude(file=record)
+            .values_list("id", "device", "session_id", "address", "original_start"))
+    return list(rows)
 
 
 def register(record: IngestedFile, source: str, table: pa.Table) -> int:
@@ -68,48 +86,44 @@ def register(record: IngestedFile, source: str, table: pa.Table) -> int:
     if not len(table):
         return 0
     has_session = pc.not_equal(table["session_id"], "")
-    pending: dict[tuple[str, str, str], list[OpenInterval]] = {}
-    for entry in OpenInterval.objects.filter(source=source, continued_start__isnull=True
-                                             ).exclude(file=record):
-        pending.setdefault((entry.device, entry.session_id, entry.address), []).append(entry)
+    pending = _pending(source, record, table)
     found = 0
     if pending:
-        sessions = pa.array(sorted({key[1] for key in pending}), pa.string())
+        sessions = pa.array(sorted({entry[2] for entry in pending}), pa.string())
         mask = pc.and_(has_session, pc.is_in(table["session_id"], value_set=sessions))
         later: dict[tuple[str, str, str], list[_Row]] = {}
-        for row in _rows(table, mask):
+        for row in _rows(table, mask, with_line=True):
             later.setdefault((row.device, row.session_id, row.network), []).append(row)
-        for key, entries in pending.items():
-            for entry in entries:
-                found += _continue(entry, later.get(key, []), record)
+        for pk, device, session, network, start in pending:
+            rows = later.get((device, session, network))
+            if rows:
+                found += _continue(pk, start, rows, record)
     opened = pc.and_(has_session, pc.equal(table["original_end"], OPEN_END))
     # A row split at midnight is several table rows of one interval: one entry for it.
-    unique = {(r.device, r.session_id, r.network, r.start): r for r in _rows(table, opened)}
+    unique = {(r.device, r.session_id, r.network, r.start): r
+              for r in _rows(table, opened, with_line=False)}
     OpenInterval.objects.bulk_create(
         [OpenInterval(source=source, device=r.device, session_id=r.session_id,
                       address=r.network, original_start=r.start, last_seen=r.last_seen,
                       file=record) for r in unique.values()],
-        batch_size=1000, ignore_conflicts=True)
+        batch_size=2000, ignore_conflicts=True)
     return found
 
 
-def _continue(entry: OpenInterval, rows: list[_Row], record: IngestedFile) -> int:
+def _continue(pk: int, open_start: int, rows: list[_Row], record: IngestedFile) -> int:
     """The earliest later interval of the same session that reaches past the open one's start.
 
     The same start again is the same session row exported again (radacct): it continues
     the open one only once it has an end; open again, it is the same open row.
     """
-    usable = [r for r in rows if (r.start == entry.original_start and r.end != OPEN_END)
-              or (r.start != entry.original_start and r.end > entry.original_start)]
+    usable = [r for r in rows if (r.start == open_start and r.end != OPEN_END)
+              or (r.start != open_start and r.end > open_start)]
     if not usable:
         return 0
     row = min(usable, key=lambda r: r.start)
-    entry.continued_start = row.start
-    entry.continued_end = None if row.end == OPEN_END else row.end
-    entry.continued_file = record
-    entry.continued_line = row.line
-    entry.save(update_fields=["continued_start", "continued_end", "continued_file",
-                              "continued_line"])
+    OpenInterval.objects.filter(pk=pk).update(
+        continued_start=row.start, continued_end=None if row.end == OPEN_END else row.end,
+        continued_file=record, continued_line=row.line)
     return 1
 
 

@@ -140,8 +140,8 @@ class OpenInterval(models.Model):
         constraints = [models.UniqueConstraint(
             fields=["source", "device", "session_id", "address", "original_start"],
             name="open_interval_once")]
-        indexes = [models.Index(fields=["source", "continued_start"],
-                                name="open_interval_pending")]
+        indexes = [models.Index(fields=["source", "continued_start", "last_seen"],
+                                name="open_interval_pending_recent")]
 
     def __str__(self) -> str:
         return f"open {self.source} interval {self.pk}"
