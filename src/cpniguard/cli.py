@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "cpniguard.connectivity.commands",
     "cpniguard.connectivity.attribute_command",
     "cpniguard.connectivity.links_command",
+    "cpniguard.quality.commands",
     "cpniguard.retention.commands",
     "cpniguard.legal.commands",
     "cpniguard.audit.commands",

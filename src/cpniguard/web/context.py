@@ -14,6 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     from cpniguard.accounts.signin import needs_second_factor
     from cpniguard.web.attribution_views import attribution_options
     from cpniguard.web.guards import audit_options, purpose_options, record_options
+    from cpniguard.web.quality_views import quality_options
 
     policy = current_policy()
     user = getattr(request, "user", None)
@@ -31,5 +32,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_search": signed_in and bool(record_options(role, Action.SEARCH)),
         "nav_audit": signed_in and bool(audit_options(role)),
         "nav_attribution": signed_in and bool(attribution_options(role)),
+        "nav_network": signed_in and bool(quality_options(role)),
         "nav_legal": signed_in and bool(purpose_options(role, Action.SEARCH, {"legal_requests"})),
     }

@@ -3,7 +3,7 @@ them, so change them only together with tests/matrix."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from cpniguard.web import attribution_views, legal_views
+from cpniguard.web import attribution_views, legal_views, quality_views
 from cpniguard.web.views import records, staff
 
 app_name = "web"
@@ -19,6 +19,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", records.audit_trail, name="audit"),
     path("attribution/", attribution_views.attribution, name="attribution"),
     path("attribution/batch/", attribution_views.attribution_batch, name="attribution_batch"),
+    path("network/", quality_views.network, name="network"),
+    path("network/subscriber/", quality_views.subscriber_quality, name="subscriber_quality"),
+    path("network/plots/<str:plot>.csv", quality_views.plot_csv, name="quality_plot_csv"),
     path("legal/", legal_views.legal_list, name="legal_list"),
     path("legal/<str:reference>/", legal_views.legal_detail, name="legal_detail"),
     path("account/tokens/", staff.tokens, name="tokens"),
