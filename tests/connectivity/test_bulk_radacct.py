@@ -126,7 +126,8 @@ def test_quirky_rows_store_the_same_either_way(tmp_path: Path,
     source = _write(tmp_path / "src" / "radacct.csv", quirky_rows())
     columns = bulk_radacct.read_columns(source, "0" * 64, "radacct-csv")
     assert columns is not None  # the file itself is one the column path reads
-    assert 0 < len(columns.fallback) < len(columns.table)  # and both paths get rows
+    assert len(columns.fallback) > 0  # and both paths get rows
+    assert len(columns.table) > 0
     fast, slow = both_ways(tmp_path, source, monkeypatch)
     assert (fast.lines, fast.events, fast.intervals, fast.quarantined) == (
         slow.lines, slow.events, slow.intervals, slow.quarantined)

@@ -109,8 +109,15 @@ def test_v4_detail_fixture() -> None:
     assert [e.line for e in erin.evidence] == [1, 14]
 
 
-def test_radacct_rows_are_one_interval_each() -> None:
-    got = build(parsed(radacct_csv, "synthetic-radacct.csv"))
+def test_radacct_rows_are_one_interval_per_address() -> None:
+    built = build(parsed(radacct_csv, "synthetic-radacct.csv"))
+    # Alice's row is dual stack: her IPv4 address, framed /64 and delegated /56 are each held.
+    alice = [i for i in built if i.username == "alice@example.net"]
+    assert sorted(str(i.address) for i in alice) == [
+        "198.51.100.23/32", "2001:db8:100:1::/64", "2001:db8:200::/56"]
+    assert {(i.start, i.end) for i in alice} == {(utc(2024, 3, 4, 16, 0, 0),
+                                                  utc(2024, 3, 4, 17, 30, 0))}
+    got = [i for i in built if i.username != "alice@example.net" or i.address.version == 4]
     assert [(i.username, i.start, i.end) for i in got] == [
         ("alice@example.net", utc(2024, 3, 4, 16, 0, 0), utc(2024, 3, 4, 17, 30, 0)),
         ("bob@example.net", utc(2024, 3, 4, 16, 40, 0), None),

@@ -157,6 +157,7 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     is_v4 = _np(pc.match_substring_regex(framed, _IPV4))
     ok &= is_v4 | _np(pc.equal(framed, ""))
     chosen = is_v4.copy()
+    addresses = is_v4.astype(np.int8)
     hi, lo = np.zeros(count, np.uint64), np.zeros(count, np.uint64)
     plen = np.full(count, 128, np.uint8)
     for name in ADDRESS_COLUMNS[1:]:
@@ -172,7 +173,10 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
         hi, lo, plen = np.where(first, h, hi), np.where(first, low, lo), np.where(first, length,
                                                                                    plen)
         chosen |= present
+        addresses += present
     ok &= chosen
+    # A dual-stack row is one interval per address: the per-line path builds those.
+    ok &= addresses <= 1
     device = column("nasipaddress")
     ok &= _np(pc.equal(device, "")) | _np(pc.match_substring_regex(device, _IPV4))
     for name in ("acctinputoctets", "acctoutputoctets"):

@@ -37,8 +37,9 @@ at once, each is attributable, and none of them changing is an address change of
 - Retransmissions (same session, kind, time and address) are merged: one step, all evidence.
 - Still open at the end of input: end None, NO_STOP, and STALE when its last record is more
   than `stale_after` older than the newest event time seen. An end is never invented.
-- radacct rows (SESSION_ROW) are one interval each: [starts, stop) or, without a stop, end None
-  with NO_STOP and last_seen = acctupdatetime. The row only proves its last address.
+- radacct rows (SESSION_ROW) are one interval per address (IPv4, IPv6, prefixes): [starts,
+  stop) or, without a stop, end None with NO_STOP and last_seen = acctupdatetime. The row only
+  proves its last addresses.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ def _first_int(values: Iterable[int | None]) -> int | None:
 
 
 def _row(event: Event, skipped: Skipped | None) -> Iterator[Interval]:
-    if event.address is None:
+    if not slots(event):
         skip(skipped, event, "radacct row without an address")
         return
     flags = set(event.flags)
@@ -263,11 +264,12 @@ def _row(event: Event, skipped: Skipped | None) -> Iterator[Interval]:
         return
     if event.ends is None:
         flags.add(Flag.NO_STOP)
-    yield Interval(
-        address=event.address, start=start, end=event.ends, source="radius",
-        evidence=(event.evidence,), last_seen=event.ends or event.at, username=event.username,
-        mac=event.mac, device=event.device, session_id=event.session_id,
-        flags=frozenset(flags))
+    for _slot, address in slots(event):  # a dual-stack row: one interval per address
+        yield Interval(
+            address=address, start=start, end=event.ends, source="radius",
+            evidence=(event.evidence,), last_seen=event.ends or event.at,
+            username=event.username, mac=event.mac, device=event.device,
+            session_id=event.session_id, flags=frozenset(flags))
 
 
 def radius_intervals(events: Iterable[Event], *, stale_after: timedelta,

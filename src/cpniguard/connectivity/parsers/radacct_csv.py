@@ -160,9 +160,11 @@ def _event(row: dict[str, str], line: int, source: Source) -> Event:
         used.add("callingstationid")
     octets_in, octets_out = (_counter(take(name), name)
                              for name in ("acctinputoctets", "acctoutputoctets"))
+    addresses = _addresses(row, used)
     return Event(
         kind=EventKind.SESSION_ROW, at=at, evidence=Evidence(source.path, line),
-        address=_address(row, used), starts=starts, ends=stops,
+        address=addresses[0][1] if addresses else None, addresses=addresses,
+        starts=starts, ends=stops,
         session_id=take("acctuniqueid") or take("acctsessionid"), username=take("username"),
         mac=mac or "", device=device, terminate_cause=take("acctterminatecause"),
         octets_in=octets_in, octets_out=octets_out, flags=frozenset(flags),
@@ -171,9 +173,13 @@ def _event(row: dict[str, str], line: int, source: Source) -> Event:
     )
 
 
-def _address(row: dict[str, str], used: set[str]) -> Network | None:
-    """IPv4 first, then IPv6; every present address is validated, the unchosen kept in extra."""
-    chosen: Network | None = None
+def _addresses(row: dict[str, str], used: set[str]) -> tuple[tuple[str, Network], ...]:
+    """Every address of the row by column, IPv4 first: a dual-stack session holds them all.
+
+    Every present address is validated; the first is the row's `address`, and the others
+    also stay in extra as written.
+    """
+    found: list[tuple[str, Network]] = []
     for name in (*_HOST_COLUMNS, *_PREFIX_COLUMNS):
         text = row.get(name, "").strip()
         if not text:
@@ -187,11 +193,10 @@ def _address(row: dict[str, str], used: set[str]) -> Network | None:
                 raise BadValue(f"{name}: {error}", name) from None
         else:  # PostgreSQL prints an inet of full length without "/128"
             network, cleared = _inet_host(text, name), False
-        if chosen is None:
-            chosen = network
-            if not cleared:  # a prefix with host bits set stays in extra as written
-                used.add(name)
-    return chosen
+        found.append((name, network))
+        if len(found) == 1 and not cleared:  # a prefix with host bits set stays in extra
+            used.add(name)
+    return tuple(found)
 
 
 def _inet_host(text: str, name: str) -> Network:
