@@ -91,8 +91,11 @@ class PartitionIndex:
         self.prefix_lengths: list[int] = self.manifest["prefix_lengths"]
         stem = manifest_path.name.removesuffix(".manifest.json")
         self.parquet_path = manifest_path.with_name(f"{stem}.parquet")
+        # Still memory-mapped, but as plain ndarrays: numpy's memmap subclass adds a Python
+        # call to every slice, which dominated batch lookups.
         arrays = {
-            label: np.load(manifest_path.with_name(f"{stem}.{label}.npy"), mmap_mode="r")
+            label: np.load(manifest_path.with_name(f"{stem}.{label}.npy"),
+                           mmap_mode="r").view(np.ndarray)
             for label in INDEX_FILES
         }
         self.key: npt.NDArray[np.void] = arrays["key"]

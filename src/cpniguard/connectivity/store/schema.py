@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -44,6 +45,11 @@ def from_us(micros: int) -> datetime:
 
 def address_key(address: Address | Network | str) -> tuple[int, int, int]:
     """(hi, lo, prefix length in 128-bit space) for an address or network."""
+    if isinstance(address, str) and "/" not in address:
+        return _host_key(address)  # the hot path of batch lookups: cached, no network object
+    if isinstance(address, ipaddress.IPv4Address):
+        value = _V4_MAPPED | int(address)
+        return value >> 64, value & _U64, 128
     if isinstance(address, str):
         address = ipaddress.ip_network(address, strict=True) if "/" in address else (
             ipaddress.ip_address(address)
@@ -59,6 +65,18 @@ def address_key(address: Address | Network | str) -> tuple[int, int, int]:
         value = int(address.network_address)
         plen = address.prefixlen
     return value >> 64, value & _U64, plen
+
+
+@lru_cache(maxsize=1 << 17)
+def _host_key(text: str) -> tuple[int, int, int]:
+    parsed = ipaddress.ip_address(text)
+    if isinstance(parsed, ipaddress.IPv4Address):
+        value = _V4_MAPPED | int(parsed)
+        return value >> 64, value & _U64, 128
+    if parsed in _V4_MAPPED_NET:
+        raise ValueError(f"{parsed} overlaps ::ffff:0:0/96, which is reserved for IPv4 keys")
+    value = int(parsed)
+    return value >> 64, value & _U64, 128
 
 
 def key_network(hi: int, lo: int, plen: int) -> Network:
