@@ -30,6 +30,12 @@ ENDPOINTS = {
     "/api/legal/requests/{reference}/approve/": {"post"},
     "/api/legal/requests/{reference}/narrow/": {"post"},
     "/api/legal/requests/{reference}/withdraw/": {"post"},
+    "/api/legal/requests/{reference}/produce/": {"post"},
+    "/api/legal/requests/{reference}/deliver/": {"post"},
+    "/api/legal/requests/{reference}/letter/": {"get"},
+    "/api/legal/requests/{reference}/preserve/": {"post"},
+    "/api/legal/disclosures/": {"get"},
+    "/api/legal/transparency/": {"get"},
 }
 
 

@@ -140,7 +140,7 @@ def test_the_workflow_answers_alike_on_both_channels(
     approved = counsel.post(f"/api/legal/requests/{reference}/approve/", {}, format="json")
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved"
-    code, _ = cli_json(capsys, "transition", reference, "--to", "producing")
+    code, _ = cli_json(capsys, "transition", reference, "--to", "withdrawn")
     assert code == 0
 
 

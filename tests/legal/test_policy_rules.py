@@ -13,7 +13,8 @@ from cpniguard.policy.loader import default_policy_text
 ISSUE_KINDS = {"grand_jury_subpoena", "administrative_subpoena", "trial_subpoena",
                "civil_subpoena", "dmca_subpoena", "order_2703d", "search_warrant",
                "pen_trap_order", "preservation_letter", "emergency_request",
-               "nondisclosure_order", "other"}
+               "nondisclosure_order", "other",
+               "national_security_letter"}  # reported only in bands (transparency)
 BASIC_SUBSCRIBER_INFORMATION = {"account", "name", "billing_address", "service_address",
                                 "phone", "email", "billing_info", "services",
                                 "connectivity_logs"}

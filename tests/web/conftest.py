@@ -25,6 +25,8 @@ from cpniguard.accounts.twofactor import SESSION_KEY
 from cpniguard.policy import current_policy
 
 _triggers: Any = importlib.import_module("cpniguard.audit.migrations.0002_append_only_triggers")
+# The disclosure log refuses DELETE and TRUNCATE the same way (kept as long as the policy says).
+_kept: Any = importlib.import_module("cpniguard.legal.migrations.0003_disclosure_log_kept")
 
 
 def _flushes(item: pytest.Item) -> bool:
@@ -42,6 +44,10 @@ def _lift_audit_triggers() -> None:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_no_truncate")
             else:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE {_kept.TABLE} DISABLE TRIGGER {_kept.TABLE}_no_truncate")
+        else:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {_kept.TABLE}_kept")
 
 
 def _restore_audit_triggers(test_database: str) -> None:
@@ -54,8 +60,10 @@ def _restore_audit_triggers(test_database: str) -> None:
         if connection.vendor == "postgresql":
             for table in _triggers.TABLES:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_no_truncate")
+            cursor.execute(f"ALTER TABLE {_kept.TABLE} ENABLE TRIGGER {_kept.TABLE}_no_truncate")
         else:
-            for statement in _triggers.SQLITE:  # CREATE TRIGGER IF NOT EXISTS: idempotent
+            # CREATE TRIGGER IF NOT EXISTS: idempotent
+            for statement in [*_triggers.SQLITE, *_kept.SQLITE]:
                 cursor.execute(statement)
 
 

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # one Playwright at a time: modules never overlap
 def browser() -> Generator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium")

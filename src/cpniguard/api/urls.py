@@ -14,6 +14,14 @@ from cpniguard.api.legal import (
     LegalRequestTransition,
     LegalRequestWithdraw,
 )
+from cpniguard.api.legal_answers import (
+    LegalDisclosures,
+    LegalRequestDeliver,
+    LegalRequestLetter,
+    LegalRequestPreserve,
+    LegalRequestProduce,
+    LegalTransparency,
+)
 from cpniguard.api.policy import PolicyDecide, PolicyInForce
 from cpniguard.api.schema import ApiReference
 from cpniguard.api.subscribers import SubscriberDetail, SubscriberInteractions, SubscriberSearch
@@ -35,6 +43,16 @@ urlpatterns: list[URLPattern] = [
     path("attribution/batch/", AttributionBatchAsk.as_view(), name="attribution-batch"),
     path("audit/entries/", TrailEntries.as_view(), name="audit-entries"),
     path("legal/requests/", LegalRequests.as_view(), name="legal-requests"),
+    path("legal/disclosures/", LegalDisclosures.as_view(), name="legal-disclosures"),
+    path("legal/transparency/", LegalTransparency.as_view(), name="legal-transparency"),
+    path("legal/requests/<str:reference>/produce/", LegalRequestProduce.as_view(),
+         name="legal-request-produce"),
+    path("legal/requests/<str:reference>/deliver/", LegalRequestDeliver.as_view(),
+         name="legal-request-deliver"),
+    path("legal/requests/<str:reference>/letter/", LegalRequestLetter.as_view(),
+         name="legal-request-letter"),
+    path("legal/requests/<str:reference>/preserve/", LegalRequestPreserve.as_view(),
+         name="legal-request-preserve"),
     path("legal/requests/<str:reference>/", LegalRequestDetail.as_view(),
          name="legal-request"),
     path("legal/requests/<str:reference>/transition/", LegalRequestTransition.as_view(),

@@ -8,6 +8,8 @@
     cpniguard legal narrow LR-2026-0001 --categories name,service_address [--note TEXT]
     cpniguard legal withdraw LR-2026-0001 [--note TEXT]
     cpniguard legal validate LR-2026-0001
+    cpniguard legal produce | deliver | letter | preserve | disclosures | transparency
+      (see `cpniguard legal produce --help`)
 
 Each acts as the staff member linked to the operating-system user, through the same services
 (and so the same policy decisions and audit entries) as the API. Exit codes: 0 done, 1 the
@@ -206,3 +208,6 @@ def register(commands: Any) -> None:
     narrowing.add_argument("--categories", required=True, metavar="A,B,...")
     narrowing.add_argument("--note", default="")
     add("validate", _workflow("validate"), "run the validation again")
+    from cpniguard.legal.answer_commands import register_answers
+
+    register_answers(sub)

@@ -148,4 +148,26 @@ def present(request: LegalRequest, policy: Policy) -> dict[str, Any]:
         "transitions": [{"from": t.from_status or None, "to": t.to_status, "who": t.who,
                          "role": t.role, "when": utc(t.when), "note": t.note}
                         for t in request.transitions.all()],
+        **outcomes(request),
+    }
+
+
+def outcomes(request: LegalRequest) -> dict[str, Any]:
+    """The package produced and the holds placed, if any: what the desk did about it."""
+    from cpniguard.legal.outcomes import Preservation, Production
+
+    made = Production.objects.filter(request=request).first()
+    kept = Preservation.objects.filter(request=request).first()
+    return {
+        "production": None if made is None else {
+            "directory": made.directory, "files": made.files,
+            "manifest_sha256": made.manifest_sha256, "rows": made.rows,
+            "answers": made.answers, "categories": made.categories,
+            "accounts": len(made.subscribers), "produced_by": made.produced_by,
+            "sealed": utc(made.sealed), "delivered": utc(made.delivered),
+            "delivered_to": made.delivered_to, "delivered_how": made.delivered_how},
+        "preservation": None if kept is None else {
+            "holds": kept.holds, "unheld": kept.unheld, "placed_by": kept.placed_by,
+            "placed": utc(kept.placed), "expires": utc(kept.expires),
+            "renewals": kept.renewals},
     }

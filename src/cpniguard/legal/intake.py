@@ -149,4 +149,8 @@ def take_in(actor: Actor, document: Any, files: Sequence[Incoming] = ()) -> dict
             note=f"intake through {actor.channel}: {errors} error(s), {warnings} warning(s); "
                  f"{len(stored)} attachment(s)")
         permit.touched(IMPORT_FIELDS)
-        return present(request, policy)
+        view = present(request, policy)
+    # A preservation letter may hold records at once (the policy's preserve_on_intake).
+    from cpniguard.legal.preservation import on_intake
+
+    return on_intake(actor, reference, view)

@@ -161,3 +161,10 @@ class ReferenceCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
+
+
+# The outcome models live in their own module; imported here so Django registers them.
+from cpniguard.legal.outcomes import Disclosure, Outcome, Preservation, Production  # noqa: E402
+
+__all__ = ["Approval", "Attachment", "Disclosure", "Finding", "LegalRequest", "Outcome",
+           "Preservation", "Production", "ReferenceCounter", "Target", "Transition"]

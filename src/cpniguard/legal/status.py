@@ -36,8 +36,14 @@ NEXT: dict[Status, frozenset[Status]] = {
     Status.WITHDRAWN: frozenset({Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }
-# Reached only through their own operation, which checks more than the order of states.
-BY_OPERATION = frozenset({Status.APPROVED})
+# Reached only through their own operation, which checks more than the order of states:
+# approving (two people), producing (the desk runs the queries and seals the package) and
+# delivering (records how and to whom, and writes the disclosure log).
+OPERATION_OF = {Status.APPROVED: "approvals (cpniguard legal approve)",
+                Status.PRODUCING: "production (cpniguard legal produce)",
+                Status.PRODUCED: "production (cpniguard legal produce)",
+                Status.DELIVERED: "delivery (cpniguard legal deliver)"}
+BY_OPERATION = frozenset(OPERATION_OF)
 # The deadline no longer runs: nothing is owed to the requester.
 SETTLED = frozenset({Status.DELIVERED, Status.REJECTED, Status.WITHDRAWN, Status.CLOSED})
 
@@ -51,4 +57,4 @@ def check_transition(current: Status, to: Status, *, by_operation: bool = False)
         allowed = ", ".join(sorted(NEXT[current])) or "nothing (closed)"
         raise BadTransition(f"a request that is {current} can go to: {allowed}; not {to}")
     if to in BY_OPERATION and not by_operation:
-        raise BadTransition(f"{to} is reached only by approvals (cpniguard legal approve)")
+        raise BadTransition(f"{to} is reached only by {OPERATION_OF[to]}")

@@ -24,6 +24,7 @@ from cpniguard.access import AccessRefused, Actor, access, record_event
 from cpniguard.access.gate import SubjectNotFound, event_name
 from cpniguard.audit.models import Outcome
 from cpniguard.legal.desk import CATEGORIES, PURPOSE, RESOURCE, person_of, present, subject_of
+from cpniguard.legal.disclosures import record_ended
 from cpniguard.legal.intake import run_validation
 from cpniguard.legal.models import Approval, LegalRequest, Transition
 from cpniguard.legal.status import NEXT, BadTransition, Status, check_transition
@@ -73,6 +74,9 @@ def _move(request: LegalRequest, actor: Actor, to: Status, note: str) -> None:
                               note=note)
     request.status = to.value
     request.save(update_fields=["status"])
+    if to in (Status.REJECTED, Status.WITHDRAWN):
+        # The disclosure log records every answer, including those that disclose nothing.
+        record_ended(request, to, actor, timezone.now(), note)
 
 
 def transition(actor: Actor, reference: str, to: str, note: str = "") -> dict[str, Any]:

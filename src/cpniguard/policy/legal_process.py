@@ -46,15 +46,19 @@ class LegalProcessKind:
     follow_up_days: int | None = None  # legal process must follow within (emergencies)
     preserve_days: int | None = None   # how long a preservation keeps records
     renewals: int = 0                  # how many times a preservation may be renewed
+    preserve_on_intake: bool = False   # holds are placed at intake, before any approval
 
 
 @dataclass(frozen=True, slots=True)
 class LegalDesk:
     approvals: tuple[str, ...] = ("custodian", "counsel")
+    # Kinds the transparency report may count only in bands of `band_width` (0-499, ...).
+    banded_kinds: tuple[str, ...] = ()
+    band_width: int = 500
 
 
 _BOOLS = ("discloses", "needs_court_order", "prospective", "past_only", "sealed",
-          "customer_notice")
+          "customer_notice", "preserve_on_intake")
 _DAYS = ("max_days", "notice_wait_days", "follow_up_days", "preserve_days", "renewals")
 _KNOWN_KEYS = frozenset({"label", "statute", "may_compel", "required", "required_documents",
                          "counsel_review", *_BOOLS, *_DAYS})
@@ -156,7 +160,7 @@ def _kind(kid: str, entry: dict[str, Any], at: tuple[str, ...], categories: froz
         flags["discloses"], flags["needs_court_order"], flags["prospective"],
         flags["past_only"], flags["sealed"], days["max_days"], flags["customer_notice"],
         days["notice_wait_days"] or 0, review, days["follow_up_days"], days["preserve_days"],
-        days["renewals"] or 0,
+        days["renewals"] or 0, flags["preserve_on_intake"],
     )
 
 
@@ -182,6 +186,8 @@ def _coherent(name: str, at: tuple[str, ...], flags: dict[str, bool],
             "reason", *at, "may_compel")
     if days["renewals"] and not days["preserve_days"]:
         err(f"{name}: renewals need preserve_days", *at, "renewals")
+    if flags["preserve_on_intake"] and not days["preserve_days"]:
+        err(f"{name}: preserve_on_intake needs preserve_days", *at, "preserve_on_intake")
 
 
 def parse_desk(raw: Any, roles: frozenset[str], err: Err) -> LegalDesk:
@@ -200,4 +206,13 @@ def parse_desk(raw: Any, roles: frozenset[str], err: Err) -> LegalDesk:
     if len(set(approvals)) < 2 or len(set(approvals)) != len(approvals):
         err("legal_desk.approvals must name at least two different roles, each once",
             "legal_desk", "approvals")
-    return LegalDesk(tuple(approvals))
+    banded = raw.get("banded_kinds", [])
+    if not isinstance(banded, list) or not all(isinstance(k, str) for k in banded):
+        err("legal_desk.banded_kinds must be a list of kinds", "legal_desk", "banded_kinds")
+        banded = []
+    width = raw.get("band_width", LegalDesk().band_width)
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        err("legal_desk.band_width must be a whole number, at least 1", "legal_desk",
+            "band_width")
+        width = LegalDesk().band_width
+    return LegalDesk(tuple(approvals), tuple(banded), width)

@@ -164,6 +164,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     documents = parse_documents(raw.get("legal_documents"), err)
     kinds = parse_kinds(raw.get("legal_process"), frozenset(categories), documents, err)
     desk = parse_desk(raw.get("legal_desk"), frozenset(roles), err)
+    for kid in sorted(set(desk.banded_kinds) - kinds.keys()):
+        err(f"legal_desk.banded_kinds names unknown kind {kid!r}", "legal_desk", "banded_kinds")
     if errors:
         raise InvalidPolicy(source, sorted(errors, key=lambda e: e.line))
     return Policy(version, organization, categories, purposes, roles, references, grants,
