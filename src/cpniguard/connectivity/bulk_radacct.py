@@ -53,6 +53,8 @@ class Columns:
     table: pa.Table                       # ARROW_SCHEMA names, plus "line"; strings may be dicts
     fallback: npt.NDArray[np.int64]       # 1-based physical line numbers, ascending
     lines: int                            # physical lines, as `events.open_text` counts them
+    events: int = 0                       # records decoded here (a dual-stack one: 1 event,
+                                          # several table rows)
 
 
 def _census(path: Path) -> tuple[int, str]:
@@ -157,8 +159,8 @@ def read_columns(path: Path, sha256: str, fmt: str) -> Columns | None:
     if records != lines - 1:
         return None  # a blank line or a record across lines: numbering would drift
     table = _assemble(decoded, str(path), sha256, fmt)
-    return Columns(table, np.concatenate(fallback) if fallback else np.empty(0, np.int64),
-                   lines)
+    left = np.concatenate(fallback) if fallback else np.empty(0, np.int64)
+    return Columns(table, left, lines, records - len(left))
 
 
 def _dictionary(values: list[str], indices: npt.NDArray[np.int32]) -> pa.DictionaryArray:

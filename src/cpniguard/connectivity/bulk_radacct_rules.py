@@ -157,7 +157,10 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     is_v4 = _np(pc.match_substring_regex(framed, _IPV4))
     ok &= is_v4 | _np(pc.equal(framed, ""))
     chosen = is_v4.copy()
-    addresses = is_v4.astype(np.int8)
+    # A dual-stack row holds every address it carries: after the first, each present IPv6
+    # column gives the row one more interval (as intervals_radius._row does per address).
+    extra: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64],
+                      npt.NDArray[np.uint8]]] = []
     hi, lo = np.zeros(count, np.uint64), np.zeros(count, np.uint64)
     plen = np.full(count, 128, np.uint8)
     for name in ADDRESS_COLUMNS[1:]:
@@ -166,17 +169,14 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
         sure = _np(pc.match_substring_regex(values, _IPV6_SURE))
         if name in _HOST_COLUMNS:
             sure &= ~_np(pc.match_substring(values, "/")) | _np(pc.ends_with(values, "/128"))
-        # The key is needed where this column is the row's address; elsewhere only validity.
         first = present & ~chosen
-        valid, h, low, length = _keys(values, name, first | (present & ~sure))
+        valid, h, low, length = _keys(values, name, present)
         ok &= valid
         hi, lo, plen = np.where(first, h, hi), np.where(first, low, lo), np.where(first, length,
                                                                                    plen)
+        extra.append((present & chosen, h, low, length))
         chosen |= present
-        addresses += present
     ok &= chosen
-    # A dual-stack row is one interval per address: the per-line path builds those.
-    ok &= addresses <= 1
     device = column("nasipaddress")
     ok &= _np(pc.equal(device, "")) | _np(pc.match_substring_regex(device, _IPV4))
     for name in ("acctinputoctets", "acctoutputoctets"):
@@ -212,10 +212,22 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     session = pc.if_else(pc.not_equal(unique, ""), unique, column("acctsessionid").take(take))
     flags = (np.where(has_start[keep], 0, NO_START)
              | np.where(has_stop[keep], 0, NO_STOP)).astype(np.int8)
+    # Rows of `keep` again, once per further address, with that address's key.
+    again = [np.flatnonzero(mask & ok) for mask, *_ in extra]
+    rows = np.concatenate([keep, *again])
+    pick = np.searchsorted(keep, rows)  # position of each output row among the kept rows
+    hi_out = np.concatenate([hi[keep], *(h[r] for (_, h, _, _), r in zip(extra, again,
+                                                                        strict=True))])
+    lo_out = np.concatenate([lo_kept, *(low[r] for (_, _, low, _), r in zip(extra, again,
+                                                                           strict=True))])
+    plen_out = np.concatenate([plen[keep], *(n[r] for (_, _, _, n), r in zip(extra, again,
+                                                                            strict=True))])
+    chosen_rows = pa.array(pick)
     return Decoded(
-        line=numbers[keep], start=begin[keep],
-        end=np.where(has_stop[keep], stop[keep], OPEN_END).astype(np.int64),
-        seen=np.where(has_stop, stop, at)[keep], flags=flags, hi=hi[keep], lo=lo_kept,
-        plen=plen[keep],
-        username=column("username").take(take), mac=mac, device=device.take(take),
-        session_id=session, fallback=numbers[~ok])
+        line=numbers[rows], start=begin[rows],
+        end=np.where(has_stop[rows], stop[rows], OPEN_END).astype(np.int64),
+        seen=np.where(has_stop, stop, at)[rows], flags=flags[pick], hi=hi_out, lo=lo_out,
+        plen=plen_out.astype(np.uint8),
+        username=column("username").take(take).take(chosen_rows), mac=mac.take(chosen_rows),
+        device=device.take(take).take(chosen_rows), session_id=session.take(chosen_rows),
+        fallback=numbers[~ok])

@@ -217,7 +217,7 @@ def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Pa
                        **options)
     else:  # most rows decoded in columns; the parser reads only the rest
         items = bulk_radacct.per_line(path, columns.fallback, Source(str(path), zone_name))
-        lines[0], events[0] = columns.lines, len(columns.table)
+        lines[0], events[0] = columns.lines, columns.events
     built = _build(family, _events(items, sha256, quarantined, events), skipped)
     rows = [from_interval(interval, fmt) for interval in built]
     table = to_table(rows) if columns is None else bulk_radacct.merge(columns.table, rows)
