@@ -7,13 +7,11 @@ test, as in test_browser.py.
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from cpniguard.accounts.models import StaffUser
@@ -23,65 +21,10 @@ from tests.conftest import STAFF_PASSWORD
 from tests.connectivity import attribution_scene as scene
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 # htmx posts the form; a question the service cannot read is answered 422 on purpose, and
 # htmx logs that swap (marked an error by the site's htmx-config) to the console.
 EXPECTED_XHR_STATUS = {("/attribution/", 422)}
 EXPECTED_CONSOLE = ("Response Status Error Code 422 from /attribution/",)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Generator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium")
-    # Playwright's sync API keeps an event loop on this thread (see test_browser.py).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Generator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(5000)
-    tab = context.new_page()
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.text.startswith(("Failed to load resource", *EXPECTED_CONSOLE)):
-            return  # statuses are checked below, where expected ones can be told apart
-        if message.type == "error" or "Content Security Policy" in message.text:
-            problems.append(f"{tab.url}: {message.text}")
-
-    def on_response(response: Response) -> None:
-        path = re.sub(r"^https?://[^/]+", "", response.url)
-        if response.request.resource_type != "document" and response.status >= 400 \
-                and (path, response.status) not in EXPECTED_XHR_STATUS:
-            problems.append(f"{response.url} answered {response.status}")
-
-    tab.on("console", on_console)
-    tab.on("response", on_response)
-    tab.on("pageerror", lambda error: problems.append(f"{tab.url}: {error}"))
-    yield tab
-    context.close()
-    assert problems == [], f"browser reported errors: {problems}"
-
-
-@pytest.fixture
-def shoot(page: Page, request: pytest.FixtureRequest) -> Callable[[str], None]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def save(step: str) -> None:
-        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-{step}.png"),
-                        full_page=True)
-
-    return save
 
 
 def test_noc_attributes_an_address_with_a_ticket(

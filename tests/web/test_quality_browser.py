@@ -18,13 +18,12 @@ from cpniguard.audit.models import AuditEntry
 from tests.conftest import STAFF_PASSWORD
 from tests.quality.conftest import network  # noqa: F401  (the fixture: a real log store)
 from tests.quality.radius_scene import NASES, Scene
-from tests.web.test_attribution_browser import browser, page, shoot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 QUERY = "since=2024-03-05T00:00:00Z&until=2024-03-06T00:00:00Z&purpose=network_quality"
 
 
-def sign_in(page: Page, url: str, username: str) -> None:  # noqa: F811 (not the fixture)
+def sign_in(page: Page, url: str, username: str) -> None:
     page.goto(f"{url}/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
@@ -32,7 +31,7 @@ def sign_in(page: Page, url: str, username: str) -> None:  # noqa: F811 (not the
 
 
 def test_noc_sees_the_network_page_with_plots_and_a_subscriber_health(
-    live_server: LiveServer, page: Page, shoot: Callable[[str], None],  # noqa: F811
+    live_server: LiveServer, page: Page, shoot: Callable[[str], None],
     make_staff: Callable[..., StaffUser], network: Scene,  # noqa: F811
 ) -> None:
     make_staff("noc")
@@ -63,7 +62,7 @@ def test_noc_sees_the_network_page_with_plots_and_a_subscriber_health(
 
 
 def test_support_is_refused_the_network_page(
-    live_server: LiveServer, page: Page, shoot: Callable[[str], None],  # noqa: F811
+    live_server: LiveServer, page: Page, shoot: Callable[[str], None],
     make_staff: Callable[..., StaffUser], network: Scene,  # noqa: F811
 ) -> None:
     make_staff("support")

@@ -22,10 +22,9 @@ from cpniguard.legal.models import Disclosure
 from cpniguard.subscribers.models import Subscriber
 from tests.conftest import STAFF_PASSWORD
 from tests.legal.desk_setup import ASKED_AT, RANGE, link, session, store
-from tests.web.test_attribution_browser import browser, page, shoot
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "page", "shoot", "store"]
+__all__ = ["store"]  # a fixture, used by name
 
 
 def token(user: StaffUser) -> dict[str, str]:
