@@ -118,14 +118,18 @@ class LegalRequestDetail(APIView):
         return Response(show_request(actor_of(request), reference))
 
 
+# What every workflow step answers: the request as it now stands, or why it could not move.
+WORKFLOW_RESPONSES = {200: RequestDetail, 400: INVALID, 401: UNAUTHENTICATED, 403: REFUSED,
+                      404: NOT_FOUND, 409: NOT_NOW}
+
+
 class LegalRequestTransition(APIView):
     @extend_schema(
         tags=[TAG], operation_id="legal_requests_transition", request=TransitionBody,
         summary="Move a request to another status",
         description="`validating` runs the validation again; `rejected` needs a note with "
         "the reasons; `approved` is reached only by approvals.",
-        responses={200: RequestDetail, 400: INVALID, 401: UNAUTHENTICATED, 403: REFUSED,
-                   404: NOT_FOUND, 409: NOT_NOW},
+        responses=WORKFLOW_RESPONSES,
     )
     def post(self, request: Request, reference: str) -> Response:
         body = _validated(TransitionBody, request.data)
@@ -137,8 +141,7 @@ class LegalRequestApprove(APIView):
     @extend_schema(
         tags=[TAG], operation_id="legal_requests_approve", request=NoteBody,
         summary="Approve a request (custodian and counsel: two different people)",
-        responses={200: RequestDetail, 400: INVALID, 401: UNAUTHENTICATED, 403: REFUSED,
-                   404: NOT_FOUND, 409: NOT_NOW},
+        responses=WORKFLOW_RESPONSES,
     )
     def post(self, request: Request, reference: str) -> Response:
         body = _validated(NoteBody, request.data)
@@ -150,8 +153,7 @@ class LegalRequestNarrow(APIView):
     @extend_schema(
         tags=[TAG], operation_id="legal_requests_narrow", request=NarrowBody,
         summary="Answer only some of the categories asked (partial compliance)",
-        responses={200: RequestDetail, 400: INVALID, 401: UNAUTHENTICATED, 403: REFUSED,
-                   404: NOT_FOUND, 409: NOT_NOW},
+        responses=WORKFLOW_RESPONSES,
     )
     def post(self, request: Request, reference: str) -> Response:
         body = _validated(NarrowBody, request.data)
@@ -163,8 +165,7 @@ class LegalRequestWithdraw(APIView):
     @extend_schema(
         tags=[TAG], operation_id="legal_requests_withdraw", request=NoteBody,
         summary="Record that the requester withdrew the request",
-        responses={200: RequestDetail, 400: INVALID, 401: UNAUTHENTICATED, 403: REFUSED,
-                   404: NOT_FOUND, 409: NOT_NOW},
+        responses=WORKFLOW_RESPONSES,
     )
     def post(self, request: Request, reference: str) -> Response:
         body = _validated(NoteBody, request.data)
