@@ -43,7 +43,8 @@ from cpniguard.connectivity.store.schema import StoredInterval, to_table
 _BLOCK = 1 << 24  # bytes per pyarrow batch: ~60k radacct rows
 _SCAN = 1 << 22
 _WANTED = (*TIME_COLUMNS, *ADDRESS_COLUMNS, "username", "nasipaddress", "acctuniqueid",
-           "acctsessionid", "callingstationid", "acctinputoctets", "acctoutputoctets")
+           "acctsessionid", "callingstationid", "acctinputoctets", "acctoutputoctets",
+           "acctterminatecause")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,9 @@ def _assemble(parts: list[Decoded], file: str, sha256: str, fmt: str) -> pa.Tabl
         "mac": strings("mac"), "client_id": empty, "duid": empty, "circuit_id": empty,
         "remote_id": empty, "device": strings("device"), "session_id": strings("session_id"),
         "flags": _dictionary(list(_FLAG_TEXTS), flags), "evidence": evidence,
+        "terminate_cause": strings("terminate_cause"),
+        "octets_in": pa.chunked_array([p.octets_in for p in parts], pa.int64()),
+        "octets_out": pa.chunked_array([p.octets_out for p in parts], pa.int64()),
         "line": pa.array(line, pa.int64()),
     }
     return pa.table(columns)

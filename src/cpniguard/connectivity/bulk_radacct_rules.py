@@ -32,7 +32,8 @@ _IPV4_PARTS = r"^(?P<a>\d+)\.(?P<b>\d+)\.(?P<c>\d+)\.(?P<d>\d+)"
 # comma, nanoseconds, an offset with seconds) are read by the parser itself.
 _TIME = (r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3])"
          r":[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?$")
-_DIGITS = r"^[0-9]*$"
+# A counter the int64 column surely holds (18 digits); longer ones are judged row by row.
+_DIGITS = r"^[0-9]{0,18}$"
 # str.strip() removes these ASCII characters; a value with one at either end is left to it.
 _EDGE_SPACE = r"^[\t\n\x0b\x0c\r\x1c-\x1f ]|[\t\n\x0b\x0c\r\x1c-\x1f ]$"
 _MAC_COLON = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
@@ -58,6 +59,9 @@ class Decoded:
     mac: pa.Array
     device: pa.Array
     session_id: pa.Array
+    terminate_cause: pa.Array             # null unless the row has a stop and a cause
+    octets_in: pa.Array                   # int64, null where unknown; on a row's first address
+    octets_out: pa.Array
     fallback: npt.NDArray[np.int64]
 
 
@@ -181,7 +185,7 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     ok &= _np(pc.equal(device, "")) | _np(pc.match_substring_regex(device, _IPV4))
     for name in ("acctinputoctets", "acctoutputoctets"):
         ok &= _np(pc.match_substring_regex(column(name), _DIGITS))
-    for name in ("username", "acctuniqueid", "acctsessionid"):
+    for name in ("username", "acctuniqueid", "acctsessionid", "acctterminatecause"):
         ok &= _plain_text(column(name))
 
     calling = column("callingstationid")
@@ -223,6 +227,8 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     plen_out = np.concatenate([plen[keep], *(n[r] for (_, _, _, n), r in zip(extra, again,
                                                                             strict=True))])
     chosen_rows = pa.array(pick)
+    first_address = np.arange(len(rows)) < len(keep)  # the session's counters go there only
+    cause = pc.if_else(pa.array(has_stop[keep]), column("acctterminatecause").take(take), "")
     return Decoded(
         line=numbers[rows], start=begin[rows],
         end=np.where(has_stop[rows], stop[rows], OPEN_END).astype(np.int64),
@@ -230,4 +236,18 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
         plen=plen_out.astype(np.uint8),
         username=column("username").take(take).take(chosen_rows), mac=mac.take(chosen_rows),
         device=device.take(take).take(chosen_rows), session_id=session.take(chosen_rows),
+        terminate_cause=pc.if_else(pc.equal(cause, ""), pa.nulls(len(keep), pa.string()),
+                                   cause).take(chosen_rows),
+        octets_in=_counters(column("acctinputoctets").take(take), first_address, chosen_rows),
+        octets_out=_counters(column("acctoutputoctets").take(take), first_address,
+                             chosen_rows),
         fallback=numbers[~ok])
+
+
+def _counters(values: pa.Array, first_address: npt.NDArray[np.bool_], rows: pa.Array
+              ) -> pa.Array:
+    """radacct_csv._counter over a column already checked against _DIGITS: "" is unknown."""
+    known = _np(pc.not_equal(values, ""))
+    numbers = pc.cast(pc.if_else(pa.array(known), values, "0"), pa.int64()).take(rows)
+    return pc.if_else(pa.array(known[rows.to_numpy()] & first_address), numbers,
+                      pa.nulls(len(numbers), pa.int64()))

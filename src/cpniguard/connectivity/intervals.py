@@ -49,6 +49,11 @@ class Interval:
     # CGNAT port blocks; always None for RADIUS and DHCP intervals.
     port_first: int | None = None
     port_last: int | None = None
+    # RADIUS only (see intervals_radius): the Stop's Acct-Terminate-Cause, and the octets
+    # counted while this interval was held, Gigawords applied; None where no record says.
+    terminate_cause: str | None = None
+    octets_in: int | None = None
+    octets_out: int | None = None
 
     @property
     def proven_until(self) -> datetime | None:

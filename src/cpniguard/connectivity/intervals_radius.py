@@ -40,6 +40,22 @@ at once, each is attributable, and none of them changing is an address change of
 - radacct rows (SESSION_ROW) are one interval per address (IPv4, IPv6, prefixes): [starts,
   stop) or, without a stop, end None with NO_STOP and last_seen = acctupdatetime. The row only
   proves its last addresses.
+
+Disconnect cause and usage (kept by the store as `terminate_cause`, `octets_in`, `octets_out`):
+
+- The cause is the Acct-Terminate-Cause of the Stop that ended the interval, on every interval
+  that Stop closed (each address of a dual-stack session ended for that reason). An interval
+  ended otherwise (address change, Accounting-On/Off, never) has none; so has a radacct row
+  without acctstoptime.
+- A session's octet counters count the whole session, whatever addresses it held, so they are
+  given to one address slot only, the incarnation's first (IPv4 when it has one; for a radacct
+  row, its first address): summed over a session's intervals they count each octet once. The
+  counters used are the last known, in event-time order: the Stop's, else the last Interim's
+  that carried them (a Stop without counters keeps the Interim's).
+- An address change in that slot: the closed interval gets the counters read by the Interim
+  that reported the change (traffic counted up to the instant its interval ends), the new
+  interval the rest (later totals minus those). A counter that goes backwards gives the later
+  interval None, not a negative or a guess.
 """
 
 from __future__ import annotations
@@ -87,6 +103,9 @@ class _Incarnation:
     opens: dict[str, _Open] = field(default_factory=dict)  # by address slot
     events: list[Event] = field(default_factory=list)
     produced: bool = False
+    usage_slot: str | None = None     # the slot whose intervals carry the session's octets
+    counters: tuple[int | None, int | None] = (None, None)  # last known (in, out) totals
+    billed: tuple[int | None, int | None] = (None, None)    # given to closed intervals so far
 
 
 def _first(values: Iterable[str]) -> str:
@@ -154,9 +173,11 @@ class _Replay:
         return self.out
 
     def emit(self, o: _Open, end: datetime | None, extra: set[Flag],
-             more: tuple[Evidence, ...] = (), silent_until: datetime | None = None) -> None:
+             more: tuple[Evidence, ...] = (), silent_until: datetime | None = None, *,
+             slot: str = "", cause: str | None = None) -> None:
         """`silent_until`: the instant staleness is judged at (default: the newest event)."""
         assert self.inc is not None
+        octets = _share(self.inc) if slot == self.inc.usage_slot else (None, None)
         flags = o.flags | self.inc.flags | extra
         if end is None:
             flags.add(Flag.NO_STOP)
@@ -166,15 +187,16 @@ class _Replay:
             address=o.address, start=o.start, end=end, source="radius",
             evidence=(*o.evidence, *more), last_seen=o.last_seen, username=o.username,
             mac=o.mac, device=self.s.device, session_id=self.s.session_id,
-            flags=frozenset(flags)))
+            flags=frozenset(flags), terminate_cause=cause, octets_in=octets[0],
+            octets_out=octets[1]))
         self.inc.produced = True
 
     def end_incarnation(self, at: datetime | None, extra: set[Flag],
                         more: tuple[Evidence, ...] = (),
-                        silent_until: datetime | None = None) -> None:
+                        silent_until: datetime | None = None, cause: str | None = None) -> None:
         assert self.inc is not None
-        for o in self.inc.opens.values():
-            self.emit(o, at, extra, more, silent_until)
+        for slot, o in self.inc.opens.items():
+            self.emit(o, at, extra, more, silent_until, slot=slot, cause=cause)
         if not self.inc.produced:
             for e in self.inc.events:
                 skip(self.skipped, e, "session records carry no address")
@@ -210,11 +232,14 @@ class _Replay:
             self.inc = self.begin(kind, at, events)
         inc = self.inc
         inc.events += events
+        inc.counters = (_first_int([_counter(e.octets_in) for e in events] + [inc.counters[0]]),
+                        _first_int([_counter(e.octets_out) for e in events] + [inc.counters[1]]))
         addresses = dict(slots(events[0]))
         for slot, o in list(inc.opens.items()):
             address = addresses.get(slot)
             if address is not None and address != o.address:
-                self.emit(o, at, {Flag.ADDRESS_CHANGED}, tuple(e.evidence for e in events))
+                self.emit(o, at, {Flag.ADDRESS_CHANGED}, tuple(e.evidence for e in events),
+                          slot=slot)
                 inc.opens[slot] = self.open(address, at, events, {Flag.ADDRESS_CHANGED})
             else:
                 o.take(events, at)
@@ -227,9 +252,11 @@ class _Replay:
             flags = set() if inc.fresh else {Flag.ADDRESS_LATE}
             inc.opens[slot] = self.open(address, start, inc.head + events, flags)
             inc.opens[slot].last_seen = at
+            inc.usage_slot = inc.usage_slot or slot
         inc.fresh = False
         if kind == EventKind.SESSION_STOP:
-            self.end_incarnation(at, set())
+            self.end_incarnation(at, set(), cause=_first(e.terminate_cause for e in events)
+                                 or None)
 
     def open(self, address: Network, start: datetime, events: list[Event],
              flags: set[Flag]) -> _Open:
@@ -245,6 +272,27 @@ class _Replay:
 
 def _first_int(values: Iterable[int | None]) -> int | None:
     return next((v for v in values if v is not None), None)
+
+
+def _counter(value: int | None) -> int | None:
+    # Beyond int64 (8 EiB in one session) is a corrupt counter: unknown, not stored wrapped.
+    return value if value is not None and value < 2**63 else None
+
+
+def _share(inc: _Incarnation) -> tuple[int | None, int | None]:
+    """The octets of the usage slot's interval closing now: the last known totals minus what
+    its earlier intervals (before address changes) were given; those totals are then given."""
+    shares: list[int | None] = []
+    for total, given in zip(inc.counters, inc.billed, strict=True):
+        if total is None:
+            shares.append(None)
+        elif given is None:
+            shares.append(total)
+        else:
+            shares.append(total - given if total >= given else None)
+    inc.billed = (inc.counters[0] if inc.counters[0] is not None else inc.billed[0],
+                  inc.counters[1] if inc.counters[1] is not None else inc.billed[1])
+    return shares[0], shares[1]
 
 
 def _row(event: Event, skipped: Skipped | None) -> Iterator[Interval]:
@@ -264,12 +312,16 @@ def _row(event: Event, skipped: Skipped | None) -> Iterator[Interval]:
         return
     if event.ends is None:
         flags.add(Flag.NO_STOP)
-    for _slot, address in slots(event):  # a dual-stack row: one interval per address
+    cause = (event.terminate_cause or None) if event.ends is not None else None
+    for number, (_slot, address) in enumerate(slots(event)):  # dual stack: one per address
         yield Interval(
             address=address, start=start, end=event.ends, source="radius",
             evidence=(event.evidence,), last_seen=event.ends or event.at,
             username=event.username, mac=event.mac, device=event.device,
-            session_id=event.session_id, flags=frozenset(flags))
+            session_id=event.session_id, flags=frozenset(flags), terminate_cause=cause,
+            # The row's counters are the session's: on its first address only (see above).
+            octets_in=_counter(event.octets_in) if number == 0 else None,
+            octets_out=_counter(event.octets_out) if number == 0 else None)
 
 
 def radius_intervals(events: Iterable[Event], *, stale_after: timedelta,

@@ -43,7 +43,14 @@ INTERVAL_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("session_id", "String", "session_id"),
     ("flags", "LowCardinality(String)", "flags"),
     ("evidence", "Array(Tuple(file String, line Int64, sha256 String))", "evidence"),
+    *(
+        # schema.END_COLUMNS: added later, so `create` also adds them to an older table.
+        ("terminate_cause", "LowCardinality(Nullable(String))", "terminate_cause"),
+        ("octets_in", "Nullable(Int64)", "octets_in"),
+        ("octets_out", "Nullable(Int64)", "octets_out"),
+    ),
 )
+ADDED_COLUMNS = INTERVAL_COLUMNS[-3:]
 # Where a row is kept: the store's source name, its UTC day, the write batch (`part`) that
 # stored it and its position in that batch (`row`), numbered as the embedded store numbers them.
 PLACE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -133,6 +140,10 @@ class Statements:
                 f" {identifier(self.database)}, {identifier(self.table + '_prefixes_local')},"
                 " cityHash64(source, day))",
             ]
+        # A table created before a column existed gets it here; its old rows read as NULL.
+        tables = (self._local_rows, self.rows) if self.cluster else (self.rows,)
+        statements += [f"ALTER TABLE {table}{self._on_cluster} ADD COLUMN IF NOT EXISTS"
+                       f" {name} {kind}" for table in tables for name, kind, _ in ADDED_COLUMNS]
         return statements
 
     def last_parts(self) -> str:

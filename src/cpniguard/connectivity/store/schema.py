@@ -7,6 +7,11 @@ time, because it would share keys with IPv4 and a lookup could then name the wro
 
 Times are int64 microseconds since the Unix epoch, UTC. An open interval (no record says when
 it ended) has end == OPEN_END, which no real instant reaches.
+
+End-of-interval facts (`terminate_cause`, `octets_in`, `octets_out`) describe the whole
+interval, so once it is split at UTC midnight only the piece carrying the interval's end keeps
+them (`writer.split_days`): a reader that sums rows counts each interval once. Partitions
+written before these columns existed have none; `END_COLUMNS` read there as null.
 """
 
 from __future__ import annotations
@@ -117,6 +122,12 @@ class StoredInterval:
     session_id: str = ""
     flags: str = ""            # comma-separated, sorted, so equal sets encode equally
     evidence: tuple[Evidence, ...] = ()
+    # RADIUS only, None where unknown. The cause of the Stop that ended the interval, as
+    # logged (User-Request, Lost-Carrier, ...); the octets counted while it was held, Gigawords
+    # applied (see intervals_radius for how a session's counters are shared out).
+    terminate_cause: str | None = None
+    octets_in: int | None = None
+    octets_out: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.plen <= 128:
@@ -131,6 +142,9 @@ class StoredInterval:
         ports = (self.port_first, self.port_last)
         if ports != (ALL_PORTS, ALL_PORTS) and not 0 <= ports[0] <= ports[1] <= 65535:
             raise ValueError(f"bad port range {ports}")
+        for octets in (self.octets_in, self.octets_out):
+            if octets is not None and not 0 <= octets < 2**63:
+                raise ValueError(f"octet counter {octets} outside 0..2**63-1")
 
     @property
     def address(self) -> Network:
@@ -165,6 +179,8 @@ def from_interval(obj: Any, source: str | None = None) -> StoredInterval:
             Evidence(file=e.file, line=e.line, sha256=getattr(e, "sha256", ""))
             for e in getattr(obj, "evidence", ())
         ),
+        terminate_cause=getattr(obj, "terminate_cause", None) or None,
+        octets_in=getattr(obj, "octets_in", None), octets_out=getattr(obj, "octets_out", None),
     )
 
 
@@ -177,7 +193,10 @@ ARROW_SCHEMA = pa.schema(
      ("last_seen", pa.int64()), ("port_first", pa.int32()), ("port_last", pa.int32())]
     + [(name, pa.string()) for name in _STRINGS]
     + [("evidence", pa.list_(_EVIDENCE))]
+    + [("terminate_cause", pa.string()), ("octets_in", pa.int64()), ("octets_out", pa.int64())]
 )
+# Added after the first partitions were written: older files lack them (read as null).
+END_COLUMNS = ("terminate_cause", "octets_in", "octets_out")
 
 
 def to_table(rows: list[StoredInterval]) -> pa.Table:
@@ -191,9 +210,18 @@ def to_table(rows: list[StoredInterval]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=ARROW_SCHEMA)
 
 
+def with_all_columns(table: pa.Table) -> pa.Table:
+    """`table` with every ARROW_SCHEMA column: the ones an older partition lacks, as nulls."""
+    for name in ARROW_SCHEMA.names:
+        if name not in table.column_names:
+            field = ARROW_SCHEMA.field(name)
+            table = table.append_column(field, pa.nulls(len(table), field.type))
+    return table
+
+
 def from_table(table: pa.Table) -> list[StoredInterval]:
     rows = []
-    for record in table.to_pylist():
+    for record in with_all_columns(table).to_pylist():
         record["evidence"] = tuple(Evidence(**e) for e in record["evidence"])
         rows.append(StoredInterval(**record))
     return rows

@@ -27,14 +27,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store.schema import (
     ARROW_SCHEMA,
     DAY_US,
+    END_COLUMNS,
     OPEN_END,
     StoredInterval,
     to_table,
+    with_all_columns,
 )
 
 FORMAT = 1
@@ -44,7 +47,8 @@ KEY_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8")])
 INDEX_FILES = ("key", "start", "end", "row", "plen", "pfirst", "plast")
 _ENCODERS = 2  # the reference machine has two cores
 _DICTIONARY_COLUMNS = ["source", "username", "mac", "client_id", "duid", "circuit_id",
-                       "remote_id", "device", "flags", "evidence.list.element.file",
+                       "remote_id", "device", "flags", "terminate_cause",
+                       "evidence.list.element.file",
                        "evidence.list.element.sha256"]
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PART_RE = re.compile(r"part-(\d{6})\.")
@@ -66,7 +70,9 @@ def split_days(row: StoredInterval) -> Iterator[tuple[int, StoredInterval]]:
 
     An open interval is only known to continue up to its last proof of life, so it is carried
     through the day of `last_seen` (or its start day) and no further; its last piece stays open.
-    `split_table` is the same rule over columns; both must change together.
+    The end-of-interval facts (schema.END_COLUMNS) stay on the last piece only, so summing
+    rows counts an interval's octets once. `split_table` is the same rule over columns; both
+    must change together.
     """
     first = row.start // DAY_US
     if row.end == OPEN_END:
@@ -77,8 +83,12 @@ def split_days(row: StoredInterval) -> Iterator[tuple[int, StoredInterval]]:
         raise ValueError(f"interval spans {last - first} days; refusing to split it")
     for day in range(first, last + 1):
         start = max(row.start, day * DAY_US)
-        end = row.end if day == last else min(row.end, (day + 1) * DAY_US)
-        yield day, dataclasses.replace(row, start=start, end=end)
+        if day == last:
+            yield day, dataclasses.replace(row, start=start, end=row.end)
+        else:
+            yield day, dataclasses.replace(row, start=start, end=min(row.end, (day + 1) * DAY_US),
+                                           terminate_cause=None, octets_in=None,
+                                           octets_out=None)
 
 
 def table_days(table: pa.Table) -> list[str]:
@@ -130,6 +140,13 @@ def split_table(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
                                pa.array(piece_start[order], pa.int64()))
     pieces = pieces.set_column(pieces.schema.get_field_index("end"), "end",
                                pa.array(piece_end[order], pa.int64()))
+    if np.any(span):  # some interval crosses midnight: its earlier pieces drop the end facts
+        is_last = pa.array((day == last[row])[order])
+        for name in END_COLUMNS:
+            index = pieces.schema.get_field_index(name)
+            column = pieces.column(index)
+            pieces = pieces.set_column(index, name, pc.if_else(
+                is_last, column, pa.nulls(len(pieces), column.type)))
     day = day[order]
     bounds = [0, *(np.flatnonzero(np.diff(day)) + 1).tolist(), len(day)]
     for first_row, end_row in itertools.pairwise(bounds):
@@ -266,7 +283,7 @@ def write_table(root: Path, source: str, table: pa.Table) -> list[Path]:
     check_source(source)
     # Strings may arrive dictionary-encoded (a file name repeated on every row); each day's
     # pieces are cast to the stored schema only when written, so memory stays per partition.
-    table = table.select(ARROW_SCHEMA.names)
+    table = with_all_columns(table).select(ARROW_SCHEMA.names)
     if not len(table):
         return []
     days = list(split_table(table))
