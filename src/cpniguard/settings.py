@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "cpniguard.audit",
     "cpniguard.subscribers",
     "cpniguard.connectivity",
+    "cpniguard.quality",
     "cpniguard.retention",
     "cpniguard.legal",
     "cpniguard.web",

@@ -4,13 +4,15 @@ Pools are declared in network.toml (`config.pools`); their addresses in use are 
 the stored holdings (rows, not sessions: a session that changed address held each address
 only for its part). CGNAT capacity is per public address: 64,512 ports above 1023, divided
 into blocks of the size the logs show; a public address whose blocks are nearly all taken
-refuses the next subscriber put behind it.
+refuses the next subscriber put behind it. The CGNAT pools attribution already knows
+(`cgnat_public_pools`) are also summed as groups: blocks in use at the pool's peak against
+every block its addresses can hold.
+
+Everything here is columns: a day of a large ISP is millions of holdings.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,118 +20,179 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from cpniguard.connectivity.store.schema import OPEN_END, key_network
+from cpniguard.connectivity.network import Network
+from cpniguard.connectivity.store.schema import OPEN_END, address_key, key_network
 from cpniguard.quality.config import Pool
+from cpniguard.quality.folding import Folded
 from cpniguard.quality.network import Buckets
-from cpniguard.quality.sessions import Session, holder_of
-from cpniguard.quality.suppress import cell, cells
+from cpniguard.quality.suppress import cell, cells, distinct
 
 NAT_PORTS = 65536 - 1024
+Ints = npt.NDArray[np.int64]
+Words = npt.NDArray[np.uint64]
 
 
-@dataclass(frozen=True, slots=True)
-class Holding:
-    address: str
-    start: int
-    finish: int
-    holder: str
-    device: str
-    ports: tuple[int, int] | None
+@dataclass(frozen=True)
+class Holdings:
+    """One stored row each, with its effective end: an open row ends where its session does."""
+
+    hi: Words
+    lo: Words
+    plen: Ints
+    start: Ints
+    finish: Ints
+    holder: Ints
+    device: Ints
+    port_first: Ints
+    port_last: Ints
+    device_names: list[str]
 
 
-def holdings(table: pa.Table, sessions: list[Session]) -> list[Holding]:
-    """Each row with its effective end: an open row ends where its session does."""
-    finish_of: dict[int, int] = {r: s.finish for s in sessions for r in s.rows}
-    device_of: dict[int, str] = {r: s.device for s in sessions for r in s.rows}
-    found = []
-    for number, record in enumerate(table.to_pylist()):
-        end = record["original_end"]
-        finish = finish_of.get(number, record["original_start"]) if end == OPEN_END else end
-        ports = (record["port_first"], record["port_last"]) if record["port_first"] >= 0 \
-            else None
-        found.append(Holding(str(key_network(record["hi"], record["lo"], record["plen"])),
-                             record["original_start"], finish, holder_of(record),
-                             device_of.get(number, record["device"]), ports))
+def holdings(table: pa.Table, folded: Folded) -> Holdings:
+    end = table.column("original_end").to_numpy().astype(np.int64)
+    start = table.column("original_start").to_numpy().astype(np.int64)
+    session = folded.row_session
+    finish = np.where(end == OPEN_END, folded.finish[session] if len(session) else end, end)
+    return Holdings(
+        table.column("hi").to_numpy().astype(np.uint64),
+        table.column("lo").to_numpy().astype(np.uint64),
+        table.column("plen").to_numpy().astype(np.int64), start, finish,
+        folded.holder[session], folded.device[session],
+        table.column("port_first").to_numpy().astype(np.int64),
+        table.column("port_last").to_numpy().astype(np.int64), folded.device_names)
+
+
+def _inside(held: Holdings, networks: tuple[Network, ...]) -> npt.NDArray[np.bool_]:
+    """Rows whose address lies in any of `networks` (128-bit range test on the key halves)."""
+    found = np.zeros(len(held.hi), dtype=bool)
+    for network in networks:
+        hi, lo, plen = address_key(network)
+        first = (hi << 64) | lo
+        last = first | ((1 << (128 - plen)) - 1)
+        a_hi, a_lo = np.uint64(first >> 64), np.uint64(first & (2**64 - 1))
+        b_hi, b_lo = np.uint64(last >> 64), np.uint64(last & (2**64 - 1))
+        above = (held.hi > a_hi) | ((held.hi == a_hi) & (held.lo >= a_lo))
+        below = (held.hi < b_hi) | ((held.hi == b_hi) & (held.lo <= b_lo))
+        found |= above & below
     return found
 
 
-def _in_use(starts: npt.NDArray[np.int64], finishes: npt.NDArray[np.int64],
-            samples: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _in_use(starts: Ints, finishes: Ints, samples: Ints) -> Ints:
     return (np.searchsorted(np.sort(starts), samples, side="right")
             - np.searchsorted(np.sort(finishes), samples, side="right")).astype(np.int64)
 
 
-def _peak(starts: list[int], finishes: list[int]) -> int:
-    events = sorted([(s, 1) for s in starts] + [(f, -1) for f in finishes])
-    level = peak = 0
-    for _, step in events:  # ends sort before starts at one instant: half-open intervals
-        level += step
-        peak = max(peak, level)
-    return peak
+def _peaks(segment: Ints, starts: Ints, finishes: Ints, count: int) -> Ints:
+    """The most intervals up at once, per segment (0..count-1). At one instant an end comes
+    before a start: the intervals are half-open."""
+    if not len(starts):
+        return np.zeros(count, dtype=np.int64)
+    times = np.concatenate([starts, finishes])
+    steps = np.concatenate([np.ones(len(starts), np.int64), -np.ones(len(finishes), np.int64)])
+    where = np.concatenate([segment, segment])
+    order = np.lexsort((steps, times, where))
+    where, level = where[order], np.cumsum(steps[order])
+    first = np.flatnonzero(np.concatenate([[True], where[1:] != where[:-1]]))
+    before = np.concatenate([[0], level[first[1:] - 1]])
+    relative = level - np.repeat(before, np.diff(np.concatenate([first, [len(level)]])))
+    peaks = np.zeros(count, dtype=np.int64)
+    peaks[where[first]] = np.maximum.reduceat(relative, first)
+    return np.maximum(peaks, 0)
 
 
-def pool_usage(pool: Pool, held: list[Holding], buckets: Buckets, k: int) -> dict[str, Any]:
-    mine = []
-    for holding in held:
-        single = holding.address.endswith(("/32", "/128"))
-        if holding.ports is not None or not single:
-            continue
-        if pool.device and holding.device != pool.device:
-            continue
-        address = ipaddress.ip_address(holding.address.split("/")[0])
-        if any(address.version == n.version and address in n for n in pool.networks) \
-                and holding.start < buckets.until and holding.finish > buckets.since:
-            mine.append(holding)
-    starts = np.array([h.start for h in mine], dtype=np.int64)
-    finishes = np.array([h.finish for h in mine], dtype=np.int64)
+def _window(held: Holdings, mask: npt.NDArray[np.bool_], buckets: Buckets
+            ) -> npt.NDArray[np.bool_]:
+    return mask & (held.start < buckets.until) & (held.finish > buckets.since)
+
+
+def pool_usage(pool: Pool, held: Holdings, buckets: Buckets, k: int) -> dict[str, Any]:
+    mine = (held.plen == 128) & (held.port_first < 0) & _inside(held, pool.networks)
+    if pool.device:
+        wanted = [n for n, name in enumerate(held.device_names) if name == pool.device]
+        mine &= np.isin(held.device, wanted)
+    mine = _window(held, mine, buckets)
+    starts, finishes = held.start[mine], held.finish[mine]
     series = _in_use(starts, finishes, buckets.starts())
-    holders = len({h.holder for h in mine})
-    peak = _peak([max(h.start, buckets.since) for h in mine],
-                 [min(h.finish, buckets.until) for h in mine])
+    holders = len(distinct(held.holder[mine]))
+    peak = int(_peaks(np.zeros(len(starts), np.int64), np.maximum(starts, buckets.since),
+                      np.minimum(finishes, buckets.until), 1)[0])
     share = peak / pool.capacity if pool.capacity else 0.0
+    shown = cell(peak, holders, k)
     return {
         "pool": pool.name, "device": pool.device,
         "networks": [str(n) for n in pool.networks], "capacity": pool.capacity,
-        "peak_in_use": cell(peak, holders, k),
-        "peak_share": round(share, 4) if cell(peak, holders, k) is not None else None,
-        "warn_at": pool.warn_at,
-        "warning": share >= pool.warn_at,
+        "peak_in_use": shown, "peak_share": round(share, 4) if shown is not None else None,
+        "warn_at": pool.warn_at, "warning": share >= pool.warn_at,
         # Sampled at the start of each bucket; per-sample suppression uses the pool's holders.
         "series": {"in_use": cells(series, [holders] * len(series), k)},
     }
 
 
-def port_blocks(held: list[Holding], buckets: Buckets, k: int,
-                warn_at: float = 0.9, top: int = 20) -> dict[str, Any]:
-    """Per public address: peak blocks in use against the blocks it can hold."""
-    by_address: dict[str, list[Holding]] = {}
-    for holding in held:
-        if holding.ports is not None and holding.start < buckets.until \
-                and holding.finish > buckets.since:
-            by_address.setdefault(holding.address, []).append(holding)
-    rows: list[dict[str, Any]] = []
-    total_peak = total_capacity = 0
-    all_holders: set[str] = set()
-    for address, blocks in by_address.items():
-        sizes = Counter(h.ports[1] - h.ports[0] + 1 for h in blocks if h.ports)
-        size = sizes.most_common(1)[0][0]
-        capacity = NAT_PORTS // size
-        peak = _peak([max(h.start, buckets.since) for h in blocks],
-                     [min(h.finish, buckets.until) for h in blocks])
-        holders = {h.holder for h in blocks}
-        all_holders |= holders
-        total_peak, total_capacity = total_peak + peak, total_capacity + capacity
-        rows.append({"address": address.split("/")[0], "block_size": size,
-                     "capacity_blocks": capacity, "peak_blocks": peak,
-                     "share": peak / capacity, "holders": len(holders)})
-    rows.sort(key=lambda r: (-r["share"], r["address"]))
-    shown = [{**row, "peak_blocks": cell(row["peak_blocks"], row["holders"], k),
-              "share": round(row["share"], 4) if cell(1, row["holders"], k) is not None
-              else None, "warning": row["share"] >= warn_at}
-             for row in rows[:top]]
-    for row in shown:
-        row.pop("holders")
-    return {"addresses": len(rows), "block_capacity": total_capacity,
-            "peak_blocks_sum": cell(total_peak, len(all_holders), k),
-            "warnings": sum(1 for row in rows if row["share"] >= warn_at),
-            "warn_at": warn_at, "top": shown}
+def port_blocks(held: Holdings, buckets: Buckets, k: int, warn_at: float = 0.9,
+                top: int = 20, cgnat_pools: tuple[Network, ...] = ()) -> dict[str, Any]:
+    """Per public address: peak blocks in use against the blocks it can hold; per CGNAT pool,
+    the same summed over its addresses."""
+    mine = np.flatnonzero(_window(held, held.port_first >= 0, buckets))
+    keys = np.stack([held.hi[mine].view(np.int64), held.lo[mine].view(np.int64)], axis=1)
+    if not len(mine):
+        return {"addresses": 0, "block_capacity": 0, "peak_blocks_sum": 0, "warnings": 0,
+                "warn_at": warn_at, "top": [], "pools": []}
+    # The public address of each row, numbered: one lexsort on the halves (a unique over
+    # rows sorts structured values, far slower).
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    ordered = keys[order]
+    new = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
+    address = np.empty(len(order), dtype=np.int64)
+    address[order] = np.cumsum(new) - 1
+    unique = ordered[new]
+    count = len(unique)
+    sizes = held.port_last[mine] - held.port_first[mine] + 1
+    # Pairs as one integer (a block is at most 65,536 ports): 1-D sorts, not row sorts.
+    keyed, times = np.unique(address * 65537 + sizes, return_counts=True)
+    pair_address, pair_size = keyed // 65537, keyed % 65537
+    # The size most blocks of an address have (ties: the smaller).
+    chosen = np.lexsort((pair_size, -times, pair_address))
+    firsts = chosen[np.concatenate([[True], pair_address[chosen][1:] != pair_address[chosen][:-1]])]
+    size = np.zeros(count, dtype=np.int64)
+    size[pair_address[firsts]] = pair_size[firsts]
+    capacity = NAT_PORTS // size
+    starts = np.maximum(held.start[mine], buckets.since)
+    finishes = np.minimum(held.finish[mine], buckets.until)
+    peak = _peaks(address, starts, finishes, count)
+    width = int(held.holder[mine].max()) + 1
+    holders = np.bincount(distinct(address * width + held.holder[mine]) // width,
+                          minlength=count)
+    share = peak / capacity
+    ranked = np.lexsort((np.arange(count), -share))[:top]
+    names = [str(key_network(int(h), int(lo_), 128)).split("/")[0]
+             for h, lo_ in unique[ranked].view(np.uint64).tolist()]
+    shown = [{"address": name, "block_size": int(size[n]),
+              "capacity_blocks": int(capacity[n]),
+              "peak_blocks": cell(int(peak[n]), int(holders[n]), k),
+              "share": round(float(share[n]), 4) if cell(1, int(holders[n]), k) is not None
+              else None, "warning": bool(share[n] >= warn_at)}
+             for n, name in zip(ranked.tolist(), names, strict=True)]
+    return {"addresses": count, "block_capacity": int(capacity.sum()),
+            "peak_blocks_sum": cell(int(peak.sum()), len(distinct(held.holder[mine])), k),
+            "warnings": int((share >= warn_at).sum()), "warn_at": warn_at, "top": shown,
+            "pools": _cgnat_pools(held, mine, address, capacity, starts, finishes,
+                                  cgnat_pools, k, warn_at)}
+
+
+def _cgnat_pools(held: Holdings, mine: Ints, address: Ints, capacity: Ints, starts: Ints,
+                 finishes: Ints, networks: tuple[Network, ...], k: int, warn_at: float
+                 ) -> list[dict[str, Any]]:
+    rows = []
+    for network in networks:
+        inside = _inside(held, (network,))[mine]
+        blocks = int(capacity[distinct(address[inside])].sum())
+        peak = int(_peaks(np.zeros(int(inside.sum()), np.int64), starts[inside],
+                          finishes[inside], 1)[0])
+        holders = len(distinct(held.holder[mine][inside]))
+        share = peak / blocks if blocks else 0.0
+        rows.append({"pool": str(network), "level": "cgnat-pool",
+                     "addresses": len(distinct(address[inside])),
+                     "capacity_blocks": blocks, "peak_blocks": cell(peak, holders, k),
+                     "share": round(share, 4) if cell(1, holders, k) is not None else None,
+                     "warning": share >= warn_at})
+    return rows

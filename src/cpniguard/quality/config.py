@@ -11,11 +11,21 @@
       warn_at = 0.9                               # optional: share of capacity that warns
 
       [outages]
-      min_sessions = 20      # at least this many sessions of one device end...
-      min_share = 0.3        # ...and at least this share of the device's active sessions...
+      min_sessions = 20      # at least this many sessions of one device (or POP) end...
+      min_share = 0.3        # ...and at least this share of its active sessions...
       window_seconds = 120   # ...within this window
 
-  A file without these tables means what it meant before: no pools, default thresholds.
+      [pops.north]           # a point of presence and the NASes / servers / CGNAT boxes in it
+      devices = ["192.0.2.1", "192.0.2.2"]
+
+      [access.olt-north-1]   # an access device (OLT, DSLAM, CMTS), known by the circuit ids
+      circuit_prefix = ["olt-north-1/"]  # (DHCP option 82) of the lines behind it
+
+  and, at the top of the file (before any table), `access_pattern = "^(?P<access>[^/]+)/"`:
+  the access device named by the circuit id itself, where no declared prefix matches.
+
+  A file without these tables means what it meant before: no pools, default thresholds, each
+  device its own group, no access devices.
 - The k of k-anonymity is a privacy promise: it lives in the policy file, as
   `[service_quality] k_anonymity = 5`, and is read from the policy in force.
 """
@@ -23,8 +33,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +115,80 @@ def outage_rule(root: Path | None = None) -> OutageRule:
     if not isinstance(window, int) or not 1 <= window <= 3600:
         raise BadNetworkConfig("outages.window_seconds must be between 1 and 3600")
     return OutageRule(sessions, float(share), window)
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """Which POP each device is in, and which access device each circuit id is behind."""
+
+    pops: dict[str, str] = field(default_factory=dict)            # device -> POP
+    access_prefixes: tuple[tuple[str, str], ...] = ()              # (prefix, access device)
+    access_pattern: str = ""                                       # RE2, group `access`
+
+    def pop_of(self, device: str) -> str:
+        # Backward compatible: a device no POP claims is a group of its own.
+        return self.pops.get(device, device)
+
+    @property
+    def has_pops(self) -> bool:
+        return bool(self.pops)
+
+    @property
+    def has_access(self) -> bool:
+        return bool(self.access_prefixes or self.access_pattern)
+
+    def access_of(self, circuit_id: str) -> str:
+        """The access device behind a circuit id, or "" (one value; `groups` does columns)."""
+        for prefix, name in self.access_prefixes:
+            if circuit_id.startswith(prefix):
+                return name
+        if self.access_pattern and circuit_id:
+            found = re.search(self.access_pattern, circuit_id)
+            if found is not None and found.groupdict().get("access"):
+                return str(found.group("access"))
+        return ""
+
+
+def _strings(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BadNetworkConfig(f"{where} must be a list of non-empty strings")
+    return [str(v) for v in value]
+
+
+def topology(root: Path | None = None) -> Topology:
+    data = _network_file(root)
+    declared, access = data.get("pops", {}), data.get("access", {})
+    if not isinstance(declared, dict) or not isinstance(access, dict):
+        raise BadNetworkConfig("[pops] and [access] must be tables")
+    pops: dict[str, str] = {}
+    for name, entry in sorted(declared.items()):
+        if not isinstance(entry, dict):
+            raise BadNetworkConfig(f"pops.{name} must be a table with devices = [...]")
+        for device in _strings(entry.get("devices"), f"pops.{name}.devices"):
+            if pops.setdefault(device, name) != name:
+                raise BadNetworkConfig(f"device {device} is in both pops.{pops[device]} "
+                                       f"and pops.{name}")
+    prefixes: list[tuple[str, str]] = []
+    for name, entry in sorted(access.items()):
+        if not isinstance(entry, dict):
+            raise BadNetworkConfig(f"access.{name} must be a table with circuit_prefix")
+        prefixes += [(p, name) for p in _strings(entry.get("circuit_prefix"),
+                                                  f"access.{name}.circuit_prefix")]
+    # The longest prefix decides, so "olt-1/10" is not taken for "olt-1/1".
+    prefixes.sort(key=lambda item: (-len(item[0]), item[0]))
+    pattern = data.get("access_pattern", "")
+    if not isinstance(pattern, str):
+        raise BadNetworkConfig("access_pattern must be a regular expression")
+    if pattern:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise BadNetworkConfig(f"access_pattern: {error}") from None
+        if "access" not in compiled.groupindex:
+            raise BadNetworkConfig("access_pattern needs a named group (?P<access>...)")
+    return Topology(pops, tuple(prefixes), pattern)
 
 
 def k_anonymity() -> int:

@@ -4,14 +4,17 @@ From the subscriber's sessions (found through their dated identity links, see `s
 sessions per day, session lengths, reconnect storms, the addresses they held, the flags the
 logs carry, and a verdict with the rules that decided it and the sessions behind each rule.
 
-What the store does not hold is said, not invented: RADIUS Acct-Terminate-Cause (why a
-session ended), the octet counters (usage in and out) and speed tests are parsed from the
-logs but not yet kept in the store, so the view shows them as "not recorded".
+Disconnect causes (RADIUS Acct-Terminate-Cause) and usage in and out come from the store's
+end-of-interval columns (see `usage`); many sessions ended by line faults (Lost-Carrier,
+Lost-Service, Port-Error) make the verdict worse, with those sessions as evidence.
+Speed-test results are kept in the records database (`speedtests`); their finding reaches
+the verdict through `more`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from statistics import median
@@ -21,17 +24,24 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store.schema import from_us
 from cpniguard.quality.sessions import EndKind, Session
+from cpniguard.quality.usage import (
+    LINE_CAUSES,
+    NAS_CAUSES,
+    SessionUsage,
+    cause_counts,
+    readings_in,
+    session_usage,
+)
 
 STORM_SESSIONS = 5                    # this many sessions begun...
 STORM_WINDOW_US = 30 * 60 * 1_000_000  # ...within this window is a reconnect storm
 SHORT_SECONDS = 300
 BUSY_DAY_SESSIONS = 12
-NOT_RECORDED = {
-    "disconnect_causes": "RADIUS Acct-Terminate-Cause is not kept in the log store yet",
-    "usage": "Acct-Input/Output-Octets (and Gigawords) are not kept in the log store yet",
-    "speed_tests": "speed-test results are not ingested yet",
-}
+NOT_RECORDED: dict[str, str] = {}
 SEVERITY = {"good": 0, "degraded": 1, "poor": 2}
+LINE_FAULTS = 3          # sessions ended by a line fault: degraded from this many...
+LINE_FAULTS_POOR = 5     # ...poor from this many, when they are half the ended sessions
+NAS_SIDE_ENDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +50,11 @@ class Finding:
     verdict: str          # the verdict this rule alone would give: degraded or poor
     text: str
     sessions: tuple[int, ...]  # indexes into the view's session list
+    speed_tests: tuple[int, ...] = ()  # indexes into the view's speed tests
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "verdict": self.verdict, "text": self.text,
-                "sessions": list(self.sessions)}
+                "sessions": list(self.sessions), "speed_tests": list(self.speed_tests)}
 
 
 def storms(sessions: list[Session]) -> list[tuple[int, int, list[int]]]:
@@ -125,6 +136,47 @@ def _findings(sessions: list[Session], per_day: list[dict[str, Any]]) -> list[Fi
     return found
 
 
+def _cause_findings(sessions: list[Session], usages: list[SessionUsage]) -> list[Finding]:
+    found: list[Finding] = []
+    ended = sum(1 for s in sessions if s.ended)
+    line = tuple(n for n, u in enumerate(usages) if u.cause in LINE_CAUSES)
+    if len(line) >= LINE_FAULTS:
+        named = Counter(str(usages[n].cause) for n in line)
+        poor = len(line) >= LINE_FAULTS_POOR and len(line) * 2 >= ended
+        found.append(Finding(
+            "line-faults", "poor" if poor else "degraded",
+            f"{len(line)} of {ended} ended sessions were ended by a line fault ("
+            + ", ".join(f"{name} {count}" for name, count in named.most_common())
+            + "): check the line, the CPE and the access port", line))
+    nas = tuple(n for n, u in enumerate(usages) if u.cause in NAS_CAUSES)
+    if len(nas) >= NAS_SIDE_ENDS:
+        found.append(Finding("nas-side-ends", "degraded",
+                             f"{len(nas)} session(s) ended by the NAS or its operator ("
+                             + ", ".join(sorted({str(usages[n].cause) for n in nas})) + ")",
+                             nas))
+    return found
+
+
+def _usage_section(sessions: list[Session], usages: list[SessionUsage],
+                   per_day: list[dict[str, Any]], since: int, until: int) -> dict[str, Any]:
+    at, into, out, _ = readings_in(usages, since, until)
+    days = {d["day"]: {"day": d["day"], "octets_in": 0, "octets_out": 0} for d in per_day}
+    for instant, octets_in, octets_out in zip(at.tolist(), into.tolist(), out.tolist(),
+                                              strict=True):
+        day = days[_day(instant)]
+        day["octets_in"] += octets_in
+        day["octets_out"] += octets_out
+    counted = sum(1 for u in usages if u.readings)
+    return {"per_day": list(days.values()), "octets_in": int(into.sum()),
+            "octets_out": int(out.sum()), "sessions_with_counters": counted,
+            "sessions_without_counters": len(sessions) - counted}
+
+
+def _usage_fields(usage: SessionUsage) -> dict[str, Any]:
+    return {"cause": usage.ended_as, "octets_in": usage.octets_in,
+            "octets_out": usage.octets_out}
+
+
 def _session_dict(session: Session, table: pa.Table | None) -> dict[str, Any]:
     evidence: list[dict[str, Any]] = []
     if table is not None and "evidence" in table.column_names:
@@ -139,10 +191,14 @@ def _session_dict(session: Session, table: pa.Table | None) -> dict[str, Any]:
 
 
 def health(sessions: list[Session], since: int, until: int,
-           table: pa.Table | None = None) -> dict[str, Any]:
+           table: pa.Table | None = None, *, more: Sequence[Finding] = (),
+           measured: bool = False) -> dict[str, Any]:
+    """`more`: findings from other evidence (speed tests); `measured`: that evidence exists,
+    so a verdict can be given even without a session."""
     per_day = _per_day(sessions, since, until)
-    findings = _findings(sessions, per_day)
-    if not sessions:
+    usages = session_usage(sessions, table)
+    findings = _findings(sessions, per_day) + _cause_findings(sessions, usages) + list(more)
+    if not sessions and not measured:
         verdict = "unknown"
     else:
         verdict = max((f.verdict for f in findings), key=SEVERITY.__getitem__, default="good")
@@ -169,6 +225,9 @@ def health(sessions: list[Session], since: int, until: int,
         "addresses": [{**a, "first": from_us(a["first"]).isoformat(),
                        "last": from_us(a["last"]).isoformat()}
                       for a in sorted(addresses.values(), key=lambda a: a["first"])],
-        "sessions": [_session_dict(s, table) for s in sessions],
+        "sessions": [{**_session_dict(s, table), **_usage_fields(u)}
+                     for s, u in zip(sessions, usages, strict=True)],
+        "disconnect_causes": cause_counts(sessions, usages, since, until),
+        "usage": _usage_section(sessions, usages, per_day, since, until),
         "not_recorded": NOT_RECORDED,
     }

@@ -11,7 +11,11 @@ so this goes straight to the Parquet files with pyarrow:
   pushed into the Parquet scan (row-group statistics skip what cannot match);
 - the pieces of one interval are folded back into one row: `original_start` and
   `original_end` are the whole interval, and each piece carries the same identities, flags
-  and evidence, so one piece per interval is kept.
+  and evidence, so one piece per interval is kept: the one carrying the interval's end when
+  it was read, because only that piece holds the disconnect cause and the octets (see
+  `store.writer.split_days`). An interval whose end lies outside the range is read without
+  them: its counters were read, and its cause given, after the range.
+- partitions written before the cause and octet columns existed read them as null.
 
 Only a manifest makes a partition visible, as for every other reader of the store.
 """
@@ -28,7 +32,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.dataset as ds  # type: ignore[import-untyped]
 
-from cpniguard.connectivity.store.schema import ARROW_SCHEMA, DAY_US
+from cpniguard.connectivity.store.schema import ARROW_SCHEMA, DAY_US, END_COLUMNS
 from cpniguard.connectivity.store.writer import day_name
 
 # What one interval is, whichever day piece it was read from.
@@ -37,7 +41,8 @@ IDENTITY_OF_INTERVAL = ("source", "hi", "lo", "plen", "port_first", "original_st
 # The columns the network view and the outage scan need; the health view adds evidence.
 SESSION_COLUMNS = ("source", "hi", "lo", "plen", "port_first", "port_last", "original_start",
                    "original_end", "last_seen", "username", "mac", "client_id", "duid",
-                   "circuit_id", "remote_id", "device", "session_id", "flags")
+                   "circuit_id", "remote_id", "device", "session_id", "flags",
+                   *END_COLUMNS)
 IDENTITY_COLUMNS = ("username", "mac", "client_id", "duid", "circuit_id", "remote_id")
 
 
@@ -116,18 +121,26 @@ def scan(root: Path | str, span: ScanRange, *, columns: Iterable[str] = SESSION_
     schema = pa.schema([ARROW_SCHEMA.field(name) for name in wanted])
     if not files:
         return schema.empty_table()
+    # The full schema, not each file's: an older file lacking a column reads it as null.
     dataset = ds.dataset([str(f) for f in files], format="parquet", schema=ARROW_SCHEMA)
-    table = dataset.to_table(columns=wanted, filter=_filter(span, devices, identities))
+    read = list(dict.fromkeys([*wanted, "end"]))
+    table = dataset.to_table(columns=read, filter=_filter(span, devices, identities))
     return _one_row_per_interval(table).select(wanted)
 
 
 def _one_row_per_interval(table: pa.Table) -> pa.Table:
     if not len(table):
         return table
-    numbered = table.append_column("_row", pa.array(np.arange(len(table), dtype=np.int64)))
+    # The piece holding the interval's end ranks first, so it is the one kept when read.
+    position = np.arange(len(table), dtype=np.int64)
+    at_end = np.asarray(pc.equal(table.column("end"), table.column("original_end"))
+                        .to_numpy(zero_copy_only=False), dtype=bool)
+    rank = np.where(at_end, position, position + len(table))
+    numbered = table.append_column("_row", pa.array(rank))
     first = numbered.group_by(list(IDENTITY_OF_INTERVAL), use_threads=False).aggregate(
         [("_row", "min")])
-    kept = table.take(first.column("_row_min"))
+    chosen = first.column("_row_min").to_numpy()
+    kept = table.take(pa.array(np.where(chosen >= len(table), chosen - len(table), chosen)))
     order = pc.sort_indices(kept, sort_keys=[("original_start", "ascending"),
                                              ("device", "ascending"),
                                              ("original_end", "ascending")])

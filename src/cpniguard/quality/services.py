@@ -26,24 +26,31 @@ from cpniguard.access.gate import SubjectNotFound, access
 from cpniguard.connectivity.links import HOLDER_KINDS
 from cpniguard.connectivity.models import IdentityLink
 from cpniguard.connectivity.question import Usage, parse_instant
-from cpniguard.connectivity.store.schema import from_us, to_us
+from cpniguard.connectivity.store.schema import to_us
 from cpniguard.policy import Action
 from cpniguard.quality import config
-from cpniguard.quality.capacity import holdings, pool_usage, port_blocks
 from cpniguard.quality.health import health
-from cpniguard.quality.network import Buckets, choose_resolution, network_views
-from cpniguard.quality.outages import attach_evidence, detect
-from cpniguard.quality.plots import network_plots, subscriber_plots, to_csv
+from cpniguard.quality.network import choose_resolution
+from cpniguard.quality.plots import subscriber_plots, to_csv
+from cpniguard.quality.report import build_network
 from cpniguard.quality.scan import SESSION_COLUMNS, ScanRange, scan
 from cpniguard.quality.sessions import Session, sessions_of
-from cpniguard.quality.suppress import cell
+from cpniguard.quality.speedtest_figures import (
+    add_speed_tests,
+    is_speed_plot,
+    speed_plot_csv,
+    speed_rule,
+    subscriber_speed,
+)
 from cpniguard.subscribers.models import Subscriber
 
 NETWORK_CATEGORIES = frozenset({"service_quality"})
-HEALTH_CATEGORIES = frozenset({"service_quality", "connectivity_logs", "account"})
+# `services` (optional): the plan speed tests are compared with; masked, no shares are shown.
+HEALTH_CATEGORIES = frozenset({"service_quality", "connectivity_logs", "account", "services"})
 HEALTH_REQUIRED = frozenset({"service_quality", "connectivity_logs"})
-NETWORK_FIELDS = ("devices", "incidents", "pools", "port_blocks")
-HEALTH_FIELDS = ("sessions", "addresses", "flags", "findings", "verdict")
+NETWORK_FIELDS = ("devices", "pops", "access_devices", "incidents", "pools", "port_blocks",
+                  "speed_tests")
+HEALTH_FIELDS = ("sessions", "addresses", "flags", "findings", "verdict", "speed_tests")
 MAX_RANGE = timedelta(days=31)
 DEFAULT_HEALTH_DAYS = 7
 
@@ -79,68 +86,27 @@ def _check_resolution(span: ScanRange, resolution: str | None) -> None:
         raise Usage(str(error)) from None
 
 
-def build_network(root: Path, span: ScanRange, *, device: str | None, resolution: str | None,
-                  k: int) -> dict[str, Any]:
-    """The report without the gate: callers hold a permit."""
-    try:
-        seconds = choose_resolution(span.since, span.until, resolution)
-        rule, pools = config.outage_rule(), config.pools()
-    except ValueError as error:  # BadNetworkConfig is one
-        raise Usage(str(error)) from None
-    table = scan(root, span, columns=(*SESSION_COLUMNS, "evidence"))
-    sessions = sessions_of(table)
-    buckets = Buckets(span.since, span.until, seconds)
-    views = network_views(sessions, buckets, k, device)
-    if device is not None and not views:
-        raise Usage(f"no sessions of device {device!r} in this range")
-    incidents = [i for i in detect(sessions, rule, span.since, span.until)
-                 if device is None or i.device == device]
-    attach_evidence(incidents, table)
-    held = holdings(table, sessions)
-    report: dict[str, Any] = {
-        "since": from_us(span.since).isoformat(), "until": from_us(span.until).isoformat(),
-        "device": device, "resolution_seconds": seconds, "k": k,
-        "buckets": [int(t // 1_000_000) for t in buckets.starts()],
-        "devices": [v.to_dict() for v in views],
-        "incidents": [{**i.to_dict(), "subscribers": cell(i.subscribers, i.subscribers, k),
-                       "reconnected": cell(i.reconnected, i.reconnected, k)}
-                      for i in incidents],
-        "outage_rule": {"min_sessions": rule.min_sessions, "min_share": rule.min_share,
-                        "window_seconds": rule.window_seconds},
-        "pools": [pool_usage(p, held, buckets, k) for p in pools
-                  if device is None or p.device in ("", device)],
-        "port_blocks": port_blocks(held, buckets, k),
-        "top_disconnect_devices": _top_disconnects(views),
-        "not_recorded": {"disconnect_causes": "RADIUS Acct-Terminate-Cause is not kept in "
-                         "the log store yet: ends are told apart only as Stop, NAS restart "
-                         "or lost"},
-    }
-    report["plots"] = network_plots(report)
-    return report
-
-
-def _top_disconnects(views: list[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for view in views:
-        counts = [v for v in view.ends.values() if v is not None]
-        hidden = any(v is None for v in view.ends.values())
-        rows.append({"device": view.device, "ends": sum(counts), "some_suppressed": hidden})
-    return sorted(rows, key=lambda r: (-r["ends"], r["device"]))[:10]
+def _scope(device: str | None, pop: str | None) -> str:
+    if device and pop:
+        raise Usage("ask for one device or one POP, not both")
+    return f"pop={pop}" if pop else device or "all"
 
 
 def network_report(actor: Actor, *, since: str | None, until: str | None = None,
                    device: str | None = None, resolution: str | None = None,
                    purpose: str, reference: str | None = None,
-                   root: Path | None = None) -> dict[str, Any]:
+                   root: Path | None = None, pop: str | None = None) -> dict[str, Any]:
     """Raises Usage for bad input (before any decision) and AccessRefused (audited)."""
     span = parse_range(since, until)
     _check_resolution(span, resolution)
+    scope = _scope(device, pop)
     k = config.k_anonymity()
     with access(actor, Action.READ, resource="quality:network", purpose=purpose,
-                reference=reference, subject=f"network:{device or 'all'}",
+                reference=reference, subject=f"network:{scope}",
                 categories=NETWORK_CATEGORIES, required=NETWORK_CATEGORIES) as permit:
-        report = build_network(root or store_root(), span, device=device,
+        report = build_network(root or store_root(), span, device=device, pop=pop,
                                resolution=resolution, k=k)
+        add_speed_tests(report, span.since, span.until, k)
         report["decision"] = {"rule": permit.decision.rule, "purpose": purpose}
         permit.touched(NETWORK_FIELDS)
     return report
@@ -170,9 +136,18 @@ def _linked_sessions(subscriber: Subscriber, root: Path, span: ScanRange
     return kept, table
 
 
-def build_health(subscriber: Subscriber, root: Path, span: ScanRange) -> dict[str, Any]:
+def build_health(subscriber: Subscriber, root: Path, span: ScanRange, *,
+                 show_plan: bool = False) -> dict[str, Any]:
+    try:
+        rule = speed_rule()
+    except ValueError as error:  # BadNetworkConfig
+        raise Usage(str(error)) from None
     sessions, table = _linked_sessions(subscriber, root, span)
-    view = health(sessions, span.since, span.until, table)
+    speed, slow = subscriber_speed(subscriber.pk, span.since, span.until,
+                                   show_plan=show_plan, rule=rule)
+    view = health(sessions, span.since, span.until, table, more=slow,
+                  measured=bool(speed["compared"]))
+    view["speed_tests"] = speed
     view["subscriber"] = {"id": subscriber.pk, "account_number": subscriber.account_number}
     view["plots"] = subscriber_plots(view)
     return view
@@ -189,41 +164,46 @@ def subscriber_health(actor: Actor, account: str, *, purpose: str, reference: st
         if subscriber is None:
             raise SubjectNotFound(f"no subscriber with account {account}")
         permit.about(f"subscriber:{subscriber.pk}")
-        view = build_health(subscriber, root or store_root(), span)
+        show_plan = "services" in permit.decision.granted
+        view = build_health(subscriber, root or store_root(), span, show_plan=show_plan)
         view["decision"] = {"rule": permit.decision.rule, "purpose": purpose,
                             "reference": reference or ""}
-        permit.touched(HEALTH_FIELDS)
+        permit.touched(HEALTH_FIELDS + (("service.plan",) if show_plan else ()))
     return view
 
 
 def export_plot(actor: Actor, plot: str, *, account: str | None = None,
                 since: str | None, until: str | None = None, device: str | None = None,
                 resolution: str | None = None, purpose: str, reference: str | None = None,
-                root: Path | None = None) -> str:
+                root: Path | None = None, pop: str | None = None) -> str:
     """One plot as CSV: of the network report, or (with `account`) of one subscriber's
     health. Suppressed figures are written "< k", as shown."""
     scope = "subscriber" if account else "network"
     span = parse_range(since, until, default_days=DEFAULT_HEALTH_DAYS if account else 1)
     _check_resolution(span, resolution)
+    where = account or _scope(device, pop)
     k = config.k_anonymity()
     # A read by staff, not an `export`: the policy lets no service-quality data leave the
     # company, and the CSV goes to the same staff member's browser the page does.
     categories, required = ((HEALTH_CATEGORIES, HEALTH_REQUIRED) if account
                             else (NETWORK_CATEGORIES, NETWORK_CATEGORIES))
     with access(actor, Action.READ, resource=f"quality:{scope}-plot-csv", purpose=purpose,
-                reference=reference, subject=f"{scope}:{account or device or 'all'}:{plot}",
+                reference=reference, subject=f"{scope}:{where}:{plot}",
                 categories=categories, required=required) as permit:
         if account:
             subscriber = Subscriber.objects.filter(account_number=account).first()
             if subscriber is None:
                 raise SubjectNotFound(f"no subscriber with account {account}")
             permit.about(f"subscriber:{subscriber.pk}:{plot}")
-            plots = build_health(subscriber, root or store_root(), span)["plots"]
+            plots = build_health(subscriber, root or store_root(), span,
+                                 show_plan="services" in permit.decision.granted)["plots"]
         else:
-            plots = build_network(root or store_root(), span, device=device,
-                                  resolution=resolution, k=k)["plots"]
+            report = build_network(root or store_root(), span, device=device, pop=pop,
+                                   resolution=resolution, k=k)
+            add_speed_tests(report, span.since, span.until, k)
+            plots = report["plots"]
         chosen = next((p for p in plots if p["id"] == plot), None)
         if chosen is None:
             raise Usage(f"no plot {plot!r}; one of {', '.join(p['id'] for p in plots)}")
         permit.touched([f"plot:{plot}"])
-        return to_csv(chosen, k)
+        return speed_plot_csv(chosen, k) if is_speed_plot(chosen) else to_csv(chosen, k)

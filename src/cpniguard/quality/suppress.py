@@ -29,11 +29,23 @@ def shown(value: int | float | None, k: int) -> str:
         else str(value)
 
 
+def distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The sorted distinct values: `np.unique` without its hash table, which numpy 2.4 uses
+    for integers and which is about 80x slower than a sort on millions of them (measured)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    found: npt.NDArray[np.int64] = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+    return found
+
+
 def distinct_per_bucket(buckets: npt.NDArray[np.int64], holders: npt.NDArray[np.int64],
                         count: int) -> npt.NDArray[np.int64]:
     """How many distinct holders fall in each of `count` buckets (bucket -1 / >= count: none)."""
     inside = (buckets >= 0) & (buckets < count)
     if not inside.any():
         return np.zeros(count, dtype=np.int64)
-    pairs = np.unique(np.stack([buckets[inside], holders[inside]], axis=1), axis=0)
-    return np.bincount(pairs[:, 0], minlength=count).astype(np.int64)
+    # One 1-D unique of bucket * width + holder: many times faster than a unique over pairs.
+    width = int(holders[inside].max()) + 1
+    pairs = distinct(buckets[inside].astype(np.int64) * width + holders[inside])
+    return np.bincount(pairs // width, minlength=count).astype(np.int64)

@@ -30,7 +30,7 @@ from cpniguard.web.guards import (
 )
 
 CATEGORIES = {"service_quality"}
-QUERY = ("since", "until", "device", "resolution", "purpose", "reference", "account")
+QUERY = ("since", "until", "device", "pop", "resolution", "purpose", "reference", "account")
 
 
 def quality_options(role: str) -> list[PurposeOption]:
@@ -67,7 +67,7 @@ def network(request: HttpRequest) -> HttpResponse:
         try:
             context["report"] = network_report(
                 actor_of(request), since=query["since"], until=query["until"],
-                device=query["device"], resolution=query["resolution"],
+                device=query["device"], pop=query["pop"], resolution=query["resolution"],
                 purpose=query["purpose"] or "", reference=query["reference"])
         except Usage as error:
             context["error"] = str(error)
@@ -75,7 +75,7 @@ def network(request: HttpRequest) -> HttpResponse:
             return _refused(request, error, "see the network's service-quality figures")
         report = context["report"]
         if report is not None:
-            for device in report["devices"]:
+            for device in [*report["devices"], *report["pops"], *report["access_devices"]]:
                 ends = device["ends"]
                 device["shown_ends"] = {"stop": ends["stop"], "restart": ends["nas-restart"],
                                         "lost": ends["no-stop"]}
@@ -112,7 +112,8 @@ def plot_csv(request: HttpRequest, plot: str) -> HttpResponse:
     try:
         text = export_plot(actor_of(request), plot, account=query["account"],
                            since=query["since"], until=query["until"], device=query["device"],
-                           resolution=query["resolution"], purpose=query["purpose"] or "",
+                           pop=query["pop"], resolution=query["resolution"],
+                           purpose=query["purpose"] or "",
                            reference=query["reference"])
     except (Usage, SubjectNotFound) as error:
         return HttpResponse(str(error), status=422, content_type="text/plain")

@@ -12,12 +12,29 @@
     return undefined;
   }
 
+  // The incident timeline: each incident shaded over the active-sessions series, at least a
+  // few pixels wide so that an instant (a NAS restart) still shows.
+  function shadeSpans(spans) {
+    return function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.fillStyle = "rgba(184, 67, 47, 0.35)";
+      spans.forEach(function (span) {
+        var left = u.valToPos(span.start, "x", true);
+        var right = u.valToPos(span.end, "x", true);
+        var width = Math.max(4, right - left);
+        ctx.fillRect(left - (right - left < 4 ? 2 : 0), u.bbox.top, width, u.bbox.height);
+      });
+      ctx.restore();
+    };
+  }
+
   function draw(slot) {
     var id = slot.getAttribute("data-chart-for");
     var source = document.getElementById(id);
     if (!source) { return; }
     var plot = JSON.parse(source.textContent);
-    var series = [{ label: "time (UTC)" }];
+    var series = [{ label: plot.x_label || "time (UTC)" }];  // x_label: not a time axis
     plot.series.forEach(function (s, n) {
       var options = { label: s.label, stroke: COLORS[n % COLORS.length], spanGaps: false };
       if (plot.kind === "points") {
@@ -26,7 +43,7 @@
       } else if (plot.kind === "bars") {
         options.fill = COLORS[n % COLORS.length] + "55";
         options.paths = paths("bars");
-      } else if (plot.kind === "step") {
+      } else if (plot.kind === "step" || plot.kind === "timeline") {
         options.paths = paths("step");
       }
       series.push(options);
@@ -36,7 +53,8 @@
       width: width, height: 240, series: series, tzDate: function (ts) {
         return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
       },
-      scales: { x: { time: true } }, legend: { live: false }
+      scales: { x: { time: !plot.x_label } }, legend: { live: false },
+      hooks: plot.kind === "timeline" ? { draw: [shadeSpans(plot.spans || [])] } : {}
     }, [plot.x].concat(plot.series.map(function (s) { return s.values; })), slot);
     slot.setAttribute("data-drawn", "true");
   }
