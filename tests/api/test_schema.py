@@ -24,6 +24,8 @@ ENDPOINTS = {
     "/api/attribution/batch/": {"post"},
     "/api/policy/": {"get"},
     "/api/policy/decide/": {"post"},
+    "/api/quality/network/": {"get"},
+    "/api/quality/subscriber/{account}/": {"get"},
     "/api/legal/requests/": {"get", "post"},
     "/api/legal/requests/{reference}/": {"get"},
     "/api/legal/requests/{reference}/transition/": {"post"},
@@ -34,6 +36,7 @@ ENDPOINTS = {
     "/api/legal/requests/{reference}/deliver/": {"post"},
     "/api/legal/requests/{reference}/letter/": {"get"},
     "/api/legal/requests/{reference}/preserve/": {"post"},
+    "/api/legal/requests/{reference}/notices/": {"get"},
     "/api/legal/disclosures/": {"get"},
     "/api/legal/transparency/": {"get"},
 }

@@ -34,6 +34,7 @@ from cpniguard.subscribers.catalog import RECORD_CATEGORIES
 from cpniguard.subscribers.models import Address, Email, Phone, Subscriber
 from tests.legal.conftest import document_for
 from tests.legal.desk_setup import COUNSEL, CUSTODIAN, session
+from tests.legal.notice_setup import notified
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +174,7 @@ def test_no_produced_row_falls_outside_scope(
             return
         workflow.approve(CUSTODIAN, reference)
         workflow.approve(COUNSEL, reference)
-        made = produce(CUSTODIAN, reference)["production"]
+        made = produce(CUSTODIAN, reference, now=notified(reference))["production"]
         package = json.loads((Path(made["directory"]) / "data.json").read_text())
         scope = scope_of(LegalRequest.objects.get(reference=reference), policy)
         ids = {s.account_number: s.pk for s in Subscriber.objects.all()}

@@ -1,5 +1,5 @@
 """Legal desk endpoints that answer requests: produce, deliver, letters, preservation, the
-disclosure log and the transparency report.
+customer notices of a request, the disclosure log and the transparency report.
 
 Thin, like `api/legal.py`: check the envelope, call `legal.production`, `legal.letters`,
 `legal.preservation`, `legal.disclosures` or `legal.transparency`, return what they return.
@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from cpniguard.api.legal import NOT_FOUND, NOT_NOW, TAG, _validated, _workflow_answer
 from cpniguard.api.purpose import actor_of
 from cpniguard.api.serializers import INVALID, REFUSED, UNAUTHENTICATED
-from cpniguard.legal import letters, preservation, production, transparency
+from cpniguard.legal import letters, notice_desk, preservation, production, transparency
 from cpniguard.legal.disclosures import disclosure_log
 
 Shape = serializers.Serializer[dict[str, Any]]
@@ -119,6 +119,27 @@ class LegalRequestPreserve(APIView):
         body = _validated(PreserveBody, request.data)
         step = preservation.renew if body["renew"] else preservation.preserve
         return _workflow_answer(lambda: step(actor_of(request), reference))
+
+
+NoticeList = inline_serializer("LegalNotices", fields={
+    "reference": serializers.CharField(),
+    "identified": serializers.DateTimeField(allow_null=True),
+    "notices": serializers.ListField(child=serializers.JSONField(), help_text="per notice: "
+                                     "subscriber record number, targets, state (queued, due, "
+                                     "sent, not_required), held_until, sent, how, object_by, "
+                                     "the letter's name and SHA-256"),
+})
+
+
+class LegalRequestNotices(APIView):
+    @extend_schema(tags=[TAG], operation_id="legal_requests_notices",
+                   summary="The customer notices of one request (custodian only)",
+                   description="Read under `legal_process` and the case number, as they name "
+                   "our record numbers. Audited.",
+                   responses={200: NoticeList, 401: UNAUTHENTICATED, 403: REFUSED,
+                              404: NOT_FOUND})
+    def get(self, request: Request, reference: str) -> Response:
+        return Response(notice_desk.notices_of(actor_of(request), reference))
 
 
 class LegalDisclosures(APIView):

@@ -18,11 +18,13 @@ from cpniguard.api.legal_answers import (
     LegalDisclosures,
     LegalRequestDeliver,
     LegalRequestLetter,
+    LegalRequestNotices,
     LegalRequestPreserve,
     LegalRequestProduce,
     LegalTransparency,
 )
 from cpniguard.api.policy import PolicyDecide, PolicyInForce
+from cpniguard.api.quality import QualityNetwork, QualitySubscriber
 from cpniguard.api.schema import ApiReference
 from cpniguard.api.subscribers import SubscriberDetail, SubscriberInteractions, SubscriberSearch
 
@@ -53,6 +55,8 @@ urlpatterns: list[URLPattern] = [
          name="legal-request-letter"),
     path("legal/requests/<str:reference>/preserve/", LegalRequestPreserve.as_view(),
          name="legal-request-preserve"),
+    path("legal/requests/<str:reference>/notices/", LegalRequestNotices.as_view(),
+         name="legal-request-notices"),
     path("legal/requests/<str:reference>/", LegalRequestDetail.as_view(),
          name="legal-request"),
     path("legal/requests/<str:reference>/transition/", LegalRequestTransition.as_view(),
@@ -63,6 +67,9 @@ urlpatterns: list[URLPattern] = [
          name="legal-request-narrow"),
     path("legal/requests/<str:reference>/withdraw/", LegalRequestWithdraw.as_view(),
          name="legal-request-withdraw"),
+    path("quality/network/", QualityNetwork.as_view(), name="quality-network"),
+    path("quality/subscriber/<str:account>/", QualitySubscriber.as_view(),
+         name="quality-subscriber"),
     path("policy/", PolicyInForce.as_view(), name="policy"),
     path("policy/decide/", PolicyDecide.as_view(), name="policy-decide"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -106,6 +106,11 @@ def _seed_logs(args: argparse.Namespace, console: Console) -> None:
                   f"{logs.log_dir}", highlight=False)
     for line in sample_questions(logs.log_dir / "truth.csv"):
         print(line)  # unwrapped, so the commands can be copied as they are
+    from cpniguard.demo.connectivity import DEMO_ZONE
+    from cpniguard.demo.legal_requests import seed_legal_requests
+
+    for line in seed_legal_requests(logs.log_dir / "truth.csv", DEMO_ZONE).lines():
+        print(line)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@
     cpniguard legal validate LR-2026-0001
     cpniguard legal produce | deliver | letter | preserve | disclosures | transparency
       (see `cpniguard legal produce --help`)
+    cpniguard legal notices [--due] | notice-send LR-... | --all-due  (customer notices)
 
 Each acts as the staff member linked to the operating-system user, through the same services
 (and so the same policy decisions and audit entries) as the API. Exit codes: 0 done, 1 the
@@ -209,5 +210,7 @@ def register(commands: Any) -> None:
     narrowing.add_argument("--note", default="")
     add("validate", _workflow("validate"), "run the validation again")
     from cpniguard.legal.answer_commands import register_answers
+    from cpniguard.legal.notice_commands import register_notices
 
     register_answers(sub)
+    register_notices(sub)

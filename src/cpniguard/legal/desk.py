@@ -153,7 +153,9 @@ def present(request: LegalRequest, policy: Policy) -> dict[str, Any]:
 
 
 def outcomes(request: LegalRequest) -> dict[str, Any]:
-    """The package produced and the holds placed, if any: what the desk did about it."""
+    """The package produced, the holds placed and the customer notices, if any: what the
+    desk did about it."""
+    from cpniguard.legal.notices import notice_summary
     from cpniguard.legal.outcomes import Preservation, Production
 
     made = Production.objects.filter(request=request).first()
@@ -170,4 +172,5 @@ def outcomes(request: LegalRequest) -> dict[str, Any]:
             "holds": kept.holds, "unheld": kept.unheld, "placed_by": kept.placed_by,
             "placed": utc(kept.placed), "expires": utc(kept.expires),
             "renewals": kept.renewals},
+        "notices": notice_summary(request, timezone.now().astimezone(UTC).date()),
     }

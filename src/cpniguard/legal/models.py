@@ -163,8 +163,15 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last}"
 
 
-# The outcome models live in their own module; imported here so Django registers them.
+# The outcome and notice models live in modules of their own; imported here so Django
+# registers them.
+from cpniguard.legal.notice_models import (  # noqa: E402
+    CustomerNotice,
+    NoticeIdentification,
+    NoticeState,
+)
 from cpniguard.legal.outcomes import Disclosure, Outcome, Preservation, Production  # noqa: E402
 
-__all__ = ["Approval", "Attachment", "Disclosure", "Finding", "LegalRequest", "Outcome",
-           "Preservation", "Production", "ReferenceCounter", "Target", "Transition"]
+__all__ = ["Approval", "Attachment", "CustomerNotice", "Disclosure", "Finding", "LegalRequest",
+           "NoticeIdentification", "NoticeState", "Outcome", "Preservation", "Production",
+           "ReferenceCounter", "Target", "Transition"]

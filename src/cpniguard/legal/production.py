@@ -17,6 +17,7 @@ the disclosure log, and moves the request to `delivered`, in one transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from cpniguard.access import Actor, access, record_event
 from cpniguard.access.gate import event_name
 from cpniguard.audit.models import Outcome
 from cpniguard.connectivity.store import LogStore
-from cpniguard.legal import disclosures, letters, package
+from cpniguard.legal import disclosures, letters, notices, package
 from cpniguard.legal.desk import answer_scope, outcomes, person_of, subject_of
 from cpniguard.legal.models import LegalRequest, Production
 from cpniguard.legal.queries import collect
@@ -72,9 +73,10 @@ def build_files(request: LegalRequest, policy: Policy, actor: Actor, scope: Scop
     return {**data, "cover-letter.pdf": cover, "certification.pdf": certificate}
 
 
-def produce(actor: Actor, reference: str, *, store: LogStore | None = None
-            ) -> dict[str, Any]:
+def produce(actor: Actor, reference: str, *, store: LogStore | None = None,
+            now: datetime | None = None) -> dict[str, Any]:
     policy = current_policy()
+    moment = now or timezone.now()  # the customer-notice wait is measured at this instant
 
     def precheck(request: LegalRequest) -> str | None:
         if Status(request.status) not in (Status.APPROVED, Status.PRODUCING):
@@ -85,7 +87,7 @@ def produce(actor: Actor, reference: str, *, store: LogStore | None = None
             return f"{request.reference} is a kind of process that discloses nothing"
         if not answer_scope(request, policy):
             return f"nothing asked by {request.reference} is within what it may compel"
-        return None
+        return notices.wait_reason(request, policy, moment)
 
     def start(request: LegalRequest) -> None:
         if request.status == Status.APPROVED.value:
@@ -94,6 +96,7 @@ def produce(actor: Actor, reference: str, *, store: LogStore | None = None
     _step(actor, Action.CHANGE, reference, precheck, start, ("legal_request.status",))
     request = LegalRequest.objects.get(reference=reference)
     scope, answers, rows = collect(actor, request, policy, store)
+    notices.check_notified(actor, request, policy, answers, moment)
     problems = violations(scope, answers, rows)
     if problems:
         _refuse_release(actor, reference, problems)
@@ -129,6 +132,7 @@ def _seal(actor: Actor, request: LegalRequest, scope: Scope, answers: list[Targe
         _move(locked, actor, Status.PRODUCED,
               f"package sealed: {len(rows)} rows for {len(subscribers)} subscriber(s); "
               f"manifest sha256 {sealed.manifest_sha256}")
+        notices.opened_by_production(locked, current_policy(), answers, person_of(actor), now)
         permit.about(f"legal_package:{reference} manifest-sha256={sealed.manifest_sha256}")
         permit.touched([f"package.{name}" for name in sorted(sealed.files)]
                        + [f"{c}.*" for c in categories])

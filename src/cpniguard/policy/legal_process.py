@@ -12,7 +12,7 @@ No Django and no import of `policy.model`: the model imports this module for its
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 # The fields of a legal request an operator may list under `required`; they are the keys of
@@ -24,6 +24,12 @@ REQUEST_FIELDS = frozenset({
 })
 
 Err = Callable[..., None]
+
+# When the customer is told of process naming them (`customer_notice`): before anything is
+# produced (civil and DMCA subpoenas: they may move to quash), after production, or never.
+# `true` and `false` are read as "after_production" and "never".
+NOTICE_BEFORE, NOTICE_AFTER, NOTICE_NEVER = "before_production", "after_production", "never"
+NOTICE_WHEN = (NOTICE_BEFORE, NOTICE_AFTER, NOTICE_NEVER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,7 @@ class LegalProcessKind:
     preserve_days: int | None = None   # how long a preservation keeps records
     renewals: int = 0                  # how many times a preservation may be renewed
     preserve_on_intake: bool = False   # holds are placed at intake, before any approval
+    notice_when: str = NOTICE_NEVER    # before_production, after_production or never
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +62,15 @@ class LegalDesk:
     # Kinds the transparency report may count only in bands of `band_width` (0-499, ...).
     banded_kinds: tuple[str, ...] = ()
     band_width: int = 500
+    # Days a before-production notice runs before production (a kind's notice_wait_days wins).
+    civil_notice_days: int = 14
 
 
 _BOOLS = ("discloses", "needs_court_order", "prospective", "past_only", "sealed",
-          "customer_notice", "preserve_on_intake")
+          "preserve_on_intake")
 _DAYS = ("max_days", "notice_wait_days", "follow_up_days", "preserve_days", "renewals")
 _KNOWN_KEYS = frozenset({"label", "statute", "may_compel", "required", "required_documents",
-                         "counsel_review", *_BOOLS, *_DAYS})
+                         "counsel_review", "customer_notice", *_BOOLS, *_DAYS})
 
 
 def _names(entry: dict[str, Any], key: str, at: tuple[str, ...], err: Err) -> list[str]:
@@ -140,6 +149,8 @@ def _kind(kid: str, entry: dict[str, Any], at: tuple[str, ...], categories: froz
             err(f"{name}.{key} must be true or false", *at, key)
             value = False
         flags[key] = value
+    notice = _notice_when(entry.get("customer_notice", False), name, at, err)
+    flags["customer_notice"] = notice != NOTICE_NEVER
     days: dict[str, int | None] = {}
     for key in _DAYS:
         value = entry.get(key)
@@ -154,14 +165,36 @@ def _kind(kid: str, entry: dict[str, Any], at: tuple[str, ...], categories: froz
             *at, "counsel_review")
         review = ""
     _coherent(name, at, flags, days, compel, required, review, err)
+    if days["notice_wait_days"] and notice != NOTICE_BEFORE:
+        err(f"{name}: notice_wait_days needs customer_notice = \"{NOTICE_BEFORE}\"", *at,
+            "notice_wait_days")
     return LegalProcessKind(
         kid, texts["label"], texts["statute"], frozenset(compel) & categories,
         frozenset(required) & REQUEST_FIELDS, frozenset(docs) & frozenset(documents),
         flags["discloses"], flags["needs_court_order"], flags["prospective"],
         flags["past_only"], flags["sealed"], days["max_days"], flags["customer_notice"],
         days["notice_wait_days"] or 0, review, days["follow_up_days"], days["preserve_days"],
-        days["renewals"] or 0, flags["preserve_on_intake"],
+        days["renewals"] or 0, flags["preserve_on_intake"], notice,
     )
+
+
+def _notice_when(value: Any, name: str, at: tuple[str, ...], err: Err) -> str:
+    if isinstance(value, bool):
+        return NOTICE_AFTER if value else NOTICE_NEVER
+    if value in NOTICE_WHEN:
+        return str(value)
+    err(f"{name}.customer_notice must be one of {', '.join(NOTICE_WHEN)}", *at,
+        "customer_notice")
+    return NOTICE_NEVER
+
+
+def with_notice_wait(kinds: dict[str, LegalProcessKind],
+                     desk: LegalDesk) -> dict[str, LegalProcessKind]:
+    """A kind that notifies before production and names no wait of its own waits the desk's
+    `civil_notice_days`, so the one setting governs every such kind."""
+    return {kid: replace(kind, notice_wait_days=desk.civil_notice_days)
+            if kind.notice_when == NOTICE_BEFORE and not kind.notice_wait_days else kind
+            for kid, kind in kinds.items()}
 
 
 def _coherent(name: str, at: tuple[str, ...], flags: dict[str, bool],
@@ -175,8 +208,6 @@ def _coherent(name: str, at: tuple[str, ...], flags: dict[str, bool],
         err(f"{name}: a sealed kind cannot allow customer notice", *at, "customer_notice")
     if flags["prospective"] and flags["past_only"]:
         err(f"{name}: prospective and past_only exclude each other", *at, "past_only")
-    if days["notice_wait_days"] and not flags["customer_notice"]:
-        err(f"{name}: notice_wait_days needs customer_notice = true", *at, "notice_wait_days")
     if not flags["discloses"] and flags["customer_notice"]:
         err(f"{name}: a kind that discloses nothing has no customer notice", *at,
             "customer_notice")
@@ -215,4 +246,9 @@ def parse_desk(raw: Any, roles: frozenset[str], err: Err) -> LegalDesk:
         err("legal_desk.band_width must be a whole number, at least 1", "legal_desk",
             "band_width")
         width = LegalDesk().band_width
-    return LegalDesk(tuple(approvals), tuple(banded), width)
+    days = raw.get("civil_notice_days", LegalDesk().civil_notice_days)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        err("legal_desk.civil_notice_days must be a whole number of days, 0 or more",
+            "legal_desk", "civil_notice_days")
+        days = LegalDesk().civil_notice_days
+    return LegalDesk(tuple(approvals), tuple(banded), width, days)

@@ -9,7 +9,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cpniguard.policy.legal_process import parse_desk, parse_documents, parse_kinds
+from cpniguard.policy.legal_process import (
+    parse_desk,
+    parse_documents,
+    parse_kinds,
+    with_notice_wait,
+)
 from cpniguard.policy.model import (
     Action,
     Category,
@@ -164,6 +169,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     documents = parse_documents(raw.get("legal_documents"), err)
     kinds = parse_kinds(raw.get("legal_process"), frozenset(categories), documents, err)
     desk = parse_desk(raw.get("legal_desk"), frozenset(roles), err)
+    kinds = with_notice_wait(kinds, desk)
     for kid in sorted(set(desk.banded_kinds) - kinds.keys()):
         err(f"legal_desk.banded_kinds names unknown kind {kid!r}", "legal_desk", "banded_kinds")
     if errors:

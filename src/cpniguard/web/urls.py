@@ -3,7 +3,14 @@ them, so change them only together with tests/matrix."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from cpniguard.web import attribution_views, legal_answer_views, legal_views, quality_views
+from cpniguard.web import (
+    attribution_views,
+    legal_answer_views,
+    legal_intake_views,
+    legal_views,
+    legal_workflow_views,
+    quality_views,
+)
 from cpniguard.web.views import records, staff
 
 app_name = "web"
@@ -23,6 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("network/subscriber/", quality_views.subscriber_quality, name="subscriber_quality"),
     path("network/plots/<str:plot>.csv", quality_views.plot_csv, name="quality_plot_csv"),
     path("legal/", legal_views.legal_list, name="legal_list"),
+    path("legal/new/", legal_intake_views.legal_new, name="legal_new"),
     path("legal/transparency/", legal_answer_views.legal_transparency,
          name="legal_transparency"),
     path("legal/<str:reference>/", legal_views.legal_detail, name="legal_detail"),
@@ -32,6 +40,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
          name="legal_deliver"),
     path("legal/<str:reference>/letter/", legal_answer_views.legal_letter,
          name="legal_letter"),
+    path("legal/<str:reference>/steps/<str:step>/", legal_workflow_views.legal_step,
+         name="legal_step"),
+    path("legal/<str:reference>/manifest/", legal_workflow_views.legal_manifest,
+         name="legal_manifest"),
     path("account/tokens/", staff.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", staff.token_revoke, name="token_revoke"),
     path("policy/notice/", staff.policy_notice, name="policy_notice"),
