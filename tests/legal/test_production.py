@@ -113,9 +113,15 @@ def test_production_answers_each_target_within_scope_and_seals_the_package(
     assert {r["subscriber"] for r in rows} == {subscriber.pk}
     first_name = next(r for r in rows if r["target"] == 1 and r["field"] == "first_name")
     assert (first_name["value"], first_name["clause"]) == ("Dana", CLAUSE_1)
-    session_rows = {r["field"]: r for r in rows if r["category"] == "connectivity_logs"}
+    session_rows = {r["field"]: r for r in rows
+                    if r["category"] == "connectivity_logs" and r["target"] == 1}
     assert session_rows["identity"]["value"] == "username=alice"
     assert session_rows["session_start"]["at"] == "2026-11-18T20:05:03Z"
+    # The phone target names the subscriber: the addresses they had within the range.
+    by_phone = [r for r in rows if r["category"] == "connectivity_logs" and r["target"] == 2]
+    assert sorted(r["value"] for r in by_phone if r["field"] == "assigned_address") == [
+        "192.0.2.10", "192.0.2.20"]
+    assert {r["value"] for r in by_phone if r["field"] == "identity"} == {"username=alice"}
     text = (folder / "data.json").read_text() + (folder / "data.csv").read_text()
     assert not [value for value in OUT_OF_SCOPE if value in text]
     assert "bob" not in text  # the ambiguous answer names no candidate
@@ -125,6 +131,7 @@ def test_production_answers_each_target_within_scope_and_seals_the_package(
     assert events.count("subscriber:record:search") == 2       # targets 2 and 3, exactly
     assert events.count("connectivity:attribution-batch:read") == 1
     assert events.count("subscriber:record:read") == 2         # one per answering target
+    assert events.count("legal:subscriber-logs:read") == 1     # the phone target's logs
     export = entries.get(event="legal:package:export")
     assert export.outcome == "allowed"
     assert export.subject.endswith(made["manifest_sha256"])

@@ -16,6 +16,7 @@ own case number (the custodian's grant), so each one is audited:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import Q, Value
@@ -24,6 +25,7 @@ from django.db.models.functions import Concat
 from cpniguard.access import Actor, access
 from cpniguard.connectivity.answers import Ask, answer_batch
 from cpniguard.connectivity.store import LogStore
+from cpniguard.legal.account_logs import subscriber_logs
 from cpniguard.legal.desk import answer_scope
 from cpniguard.legal.models import LegalRequest, Target
 from cpniguard.legal.scope import (
@@ -222,4 +224,10 @@ def collect(actor: Actor, request: LegalRequest, policy: Policy,
             rows += _record_rows(actor, scope, number, subscriber, record_categories)
         if "connectivity_logs" in scope.categories and number in sessions:
             rows += _log_rows(scope, number, subscriber, sessions[number])
+        elif "connectivity_logs" in scope.categories:
+            # A subscriber target: the addresses they had within the named dates.
+            logs = subscriber_logs(actor, scope, number, subscriber, store)
+            rows += logs.rows
+            if logs.note:
+                answers[number] = replace(answer, note=logs.note)
     return scope, [answers[n] for n in sorted(answers)], rows
