@@ -4,6 +4,7 @@ row-at-a-time rule they replace: `split_days` plus a list sort, written out here
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,3 +135,52 @@ def test_rows_deep_in_a_partition_come_back_from_their_own_row_group(tmp_path: P
         assert match.interval.evidence == (Evidence("radacct.csv", n + 2, "cd" * 32),)
         assert match.row == n
     assert np.all(index.key["lo"][1:] > index.key["lo"][:-1])
+
+
+def test_columns_constant_within_a_row_group_come_back_exactly(tmp_path: Path) -> None:
+    """Columns holding one value per row group are filled from the footer's statistics, not
+    decoded: groups with different constants, all-null groups and varying groups mixed."""
+    count = 3 * ROW_GROUP_SIZE
+    base = int(address_key("198.18.0.0")[1])
+
+    def row(n: int) -> StoredInterval:
+        group = n // ROW_GROUP_SIZE
+        return StoredInterval(
+            hi=0, lo=base + n, plen=128, start=BASE + n, end=BASE + n + 1000,
+            original_start=BASE + n, original_end=BASE + n + 1000,
+            device=f"nas-{group}.example.net",                        # constant per group
+            last_seen=None if group != 1 else BASE + n + 10,          # all null, then varying
+            port_first=-1 if group != 2 else 1024, port_last=-1 if group != 2 else 2047,
+            octets_in=None if group == 0 else 2**40 + group,
+            terminate_cause="" if group == 0 else "Lost-Carrier",
+            username=f"user{n:06d}@example.net",
+            evidence=(Evidence("radacct.csv", n + 2, "cd" * 32),))
+
+    rows = [row(n) for n in range(count)]
+    [manifest] = EmbeddedLogStore(tmp_path).add("radius", rows)
+    index = PartitionIndex(manifest)
+    for picks in ([5], [ROW_GROUP_SIZE + 3], [2 * ROW_GROUP_SIZE + 9],
+                  [1, ROW_GROUP_SIZE + 1, 2 * ROW_GROUP_SIZE + 1], list(range(0, count, 97))):
+        got = index.read_rows(picks)
+        assert {n: got[n] for n in picks} == {n: rows[n] for n in picks}
+
+
+def test_a_partition_written_after_a_lookup_is_seen_by_the_next_one(tmp_path: Path) -> None:
+    """Directory listings are reused between lookups; a new partition must still be found."""
+    store = EmbeddedLogStore(tmp_path)
+    moment = datetime.fromtimestamp((BASE + 500) / 1e6, UTC)
+    first = StoredInterval(hi=0, lo=int(address_key("198.18.0.1")[1]), plen=128, start=BASE,
+                           end=BASE + 1000, original_start=BASE, original_end=BASE + 1000,
+                           username="one@example.net")
+    assert store.lookup("198.18.0.1", moment) == []
+    store.add("radius", [first])
+    assert [m.interval.username for m in store.lookup("198.18.0.1", moment)] == [
+        "one@example.net"]
+    # A second part of the same day, at once:
+    store.add("radius", [replace(first, username="two@example.net")])
+    assert sorted(m.interval.username for m in store.lookup("198.18.0.1", moment)) == [
+        "one@example.net", "two@example.net"]
+    store.add("dhcp", [replace(first, source="dhcp", username="",
+                               mac="02:00:00:00:00:01")])  # a new source directory
+    assert len(store.lookup("198.18.0.1", moment)) == 3
+

@@ -21,6 +21,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store.schema import (
+    ARROW_SCHEMA,
     Address,
     StoredInterval,
     address_key,
@@ -30,6 +31,10 @@ from cpniguard.connectivity.store.schema import (
 )
 from cpniguard.connectivity.store.writer import INDEX_FILES, KEY_DTYPE
 
+_FLAT_COLUMNS = frozenset(
+    name for name in ARROW_SCHEMA.names
+    if not pa.types.is_nested(ARROW_SCHEMA.field(name).type))
+_FEW_GROUPS = 4
 _NO_PORT = -2  # batch encoding of "no port given"; real ports are 0..65535, -1 means all
 
 
@@ -81,6 +86,28 @@ def probe_arrays(queries: list[Query]) -> _Probe:
     )
 
 
+def _constant_columns(group: pq.RowGroupMetaData) -> dict[str, Any]:
+    """Top-level columns holding one value (or only nulls) in this row group, by statistics.
+
+    Only exact statistics count: min == max with no nulls, or every value null. A truncated
+    string statistic cannot pass (its min and max would differ), and a column without
+    statistics is simply decoded."""
+    found: dict[str, Any] = {}
+    for number in range(group.num_columns):
+        column = group.column(number)
+        name = column.path_in_schema
+        if "." in name or name not in _FLAT_COLUMNS:  # nested (evidence): always decoded
+            continue
+        stats = column.statistics
+        if stats is None:
+            continue
+        if stats.null_count == group.num_rows:
+            found[name] = None
+        elif stats.has_min_max and stats.null_count == 0 and stats.min == stats.max:
+            found[name] = stats.min
+    return found
+
+
 class PartitionIndex:
     def __init__(self, manifest_path: Path) -> None:
         self.manifest_path = manifest_path
@@ -109,6 +136,8 @@ class PartitionIndex:
         self.plast: npt.NDArray[np.int32] = arrays["plast"]
         self._file: pq.ParquetFile | None = None
         self._group_starts: npt.NDArray[np.int64] = np.empty(0, np.int64)
+        self._constants: dict[int, dict[str, Any]] = {}  # by row group, read when first used
+        self._names: list[str] = []
 
     def find_rows(self, probe: _Probe) -> list[list[int]]:
         """Parquet row numbers matching each probed query, vectorised over the queries."""
@@ -141,7 +170,32 @@ class PartitionIndex:
             sizes = [handle.metadata.row_group(g).num_rows for g in range(handle.num_row_groups)]
             self._file = handle
             self._group_starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+            self._names = list(handle.schema_arrow.names)
         return self._file, self._group_starts
+
+    def _constant(self, group: int) -> dict[str, Any]:
+        found = self._constants.get(group)
+        if found is None and self._file is not None:
+            found = self._constants[group] = _constant_columns(
+                self._file.metadata.row_group(group))
+        return found or {}
+
+    def _columns_to_decode(self, groups: list[int]) -> tuple[list[str], dict[str, Any]]:
+        """Columns that vary within (or between) these row groups, and the constant rest.
+
+        Decoding costs about the same per column whatever it holds, and most columns of a
+        partition are one value per row group (the source, the device, empty identities, a
+        port range of -1): their value is already in the footer's statistics, so only the
+        columns that really vary are decoded."""
+        if len(groups) > _FEW_GROUPS:
+            # A batch touching many groups: reading their statistics costs more than it saves.
+            return list(self._names), {}
+        same = dict(self._constant(groups[0]))
+        for group in groups[1:]:
+            other = self._constant(group)
+            same = {name: value for name, value in same.items()
+                    if name in other and other[name] == value}
+        return [name for name in self._names if name not in same], same
 
     def read_rows(self, rows: list[int]) -> dict[int, StoredInterval]:
         """Only the row groups holding `rows` are decoded."""
@@ -151,13 +205,19 @@ class PartitionIndex:
         wanted = np.unique(np.asarray(rows, dtype=np.int64))
         groups = np.searchsorted(starts, wanted, side="right") - 1
         chosen = np.unique(groups)
+        columns, constant = self._columns_to_decode(chosen.tolist())
         # One call for all the groups: fewer round trips, and pyarrow decodes them in parallel
         # when there are several (a batch); a single lookup stays on this thread.
-        table = handle.read_row_groups(chosen.tolist(), use_threads=len(chosen) > 1)
+        table = handle.read_row_groups(chosen.tolist(), columns=columns,
+                                       use_threads=len(chosen) > 1)
         sizes = np.diff(np.append(starts, handle.metadata.num_rows))[chosen]
         first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         at = first[np.searchsorted(chosen, groups)] + (wanted - starts[groups])
-        decoded = from_table(table.take(pa.array(at)))
+        taken = table.take(pa.array(at))
+        for name, value in constant.items():
+            field = ARROW_SCHEMA.field(name)
+            taken = taken.append_column(field, pa.array([value] * len(taken), field.type))
+        decoded = from_table(taken)
         return dict(zip(wanted.tolist(), decoded, strict=True))
 
     def matches(self, rows: list[int]) -> list[Match]:

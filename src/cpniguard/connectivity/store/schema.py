@@ -212,8 +212,9 @@ def to_table(rows: list[StoredInterval]) -> pa.Table:
 
 def with_all_columns(table: pa.Table) -> pa.Table:
     """`table` with every ARROW_SCHEMA column: the ones an older partition lacks, as nulls."""
+    present = set(table.column_names)
     for name in ARROW_SCHEMA.names:
-        if name not in table.column_names:
+        if name not in present:  # (the set: `column_names` builds a new list on every call)
             field = ARROW_SCHEMA.field(name)
             table = table.append_column(field, pa.nulls(len(table), field.type))
     return table

@@ -7,6 +7,7 @@ the skew window crosses midnight), because every interval was split at midnight 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -28,6 +29,9 @@ class PartitionInfo:
     manifest: Path
 
 
+_SETTLED_NS = 3_000_000_000
+
+
 def _sort_key(match: Match) -> tuple[int, int, int, int, str, int, int]:
     i = match.interval
     return (i.start, i.hi, i.lo, i.plen, match.source, match.part, match.row)
@@ -37,6 +41,29 @@ class EmbeddedLogStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._indexes: dict[Path, PartitionIndex] = {}
+        self._listings: dict[tuple[Path, str], tuple[int, list[Path]]] = {}
+
+    def _listing(self, directory: Path, pattern: str, *, dirs_only: bool = False
+                 ) -> list[Path]:
+        """Sorted entries of `directory` matching `pattern`, re-read only when it changed.
+
+        Listing a directory on every lookup cost more than the lookup's binary searches. A
+        directory's mtime moves whenever an entry is added, removed or renamed over, so a
+        listing is reused while the mtime is unchanged; one that changed in the last few
+        seconds is not cached at all, because two changes within one timestamp tick would
+        leave the same mtime (the racy case)."""
+        try:
+            stamp = directory.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        key = (directory, pattern)
+        cached = self._listings.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        found = sorted(p for p in directory.glob(pattern) if not dirs_only or p.is_dir())
+        if time.time_ns() - stamp > _SETTLED_NS:
+            self._listings[key] = (stamp, found)
+        return found
 
     def add(self, source: str, rows: Iterable[StoredInterval]) -> list[Path]:
         return write_batch(self.root, source, rows)
@@ -46,17 +73,13 @@ class EmbeddedLogStore:
         return write_table(self.root, source, table)
 
     def _sources(self) -> list[Path]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return self._listing(self.root, "[!.]*", dirs_only=True)
 
     def _manifests(self, day: str) -> list[Path]:
         # Only a manifest makes a partition visible; temp files and orphans are never opened.
         found: list[Path] = []
         for source in self._sources():
-            directory = source / day
-            if directory.is_dir():
-                found.extend(sorted(directory.glob("part-*.manifest.json")))
+            found.extend(self._listing(source / day, "part-*.manifest.json"))
         return found
 
     def _index(self, manifest: Path) -> PartitionIndex:
@@ -136,6 +159,9 @@ class EmbeddedLogStore:
             for leftover in directory.glob(f"{stem}.*"):
                 leftover.unlink()
             dropped.append(manifest)
+        # Derived files (the quality digest) hold the dropped rows' identities: they go too.
+        for derived in directory.glob(".derived.*") if dropped else []:
+            derived.unlink()
         if directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
         return dropped
