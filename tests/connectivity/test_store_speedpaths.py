@@ -3,7 +3,9 @@ row-at-a-time rule they replace: `split_days` plus a list sort, written out here
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -184,3 +186,31 @@ def test_a_partition_written_after_a_lookup_is_seen_by_the_next_one(tmp_path: Pa
                                mac="02:00:00:00:00:01")])  # a new source directory
     assert len(store.lookup("198.18.0.1", moment)) == 3
 
+
+
+def _age(directory: Path) -> None:
+    """Make every file and directory under `directory` an hour old: settled, so shareable."""
+    old = time.time() - 3600
+    for path in [*directory.rglob("*"), directory]:
+        os.utime(path, (old, old))
+
+
+def test_a_purged_partition_is_never_answered_from_a_shared_open_copy(tmp_path: Path) -> None:
+    """Opened partitions are shared between store objects; a purge that rewrites one must
+    still be seen by the next lookup, from any store object."""
+    moment = datetime.fromtimestamp((BASE + 500) / 1e6, UTC)
+    key = int(address_key("198.18.0.7")[1])
+    rows = [StoredInterval(hi=0, lo=key, plen=128, start=BASE, end=BASE + 1000,
+                           original_start=BASE, original_end=BASE + 1000, username=name)
+            for name in ("held@example.net", "gone@example.net")]
+    EmbeddedLogStore(tmp_path).add("radius", rows)
+    _age(tmp_path)
+    assert len(EmbeddedLogStore(tmp_path).lookup("198.18.0.7", moment)) == 2  # now shared
+    day = day_name(BASE // DAY_US)
+    EmbeddedLogStore(tmp_path).purge_day("radius", day,
+                                         lambda row: row.username == "held@example.net")
+    for settled in (False, True):
+        if settled:
+            _age(tmp_path)
+        found = EmbeddedLogStore(tmp_path).lookup("198.18.0.7", moment)
+        assert [m.interval.username for m in found] == ["held@example.net"]

@@ -7,7 +7,9 @@ the skew window crosses midnight), because every interval was split at midnight 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,6 +34,35 @@ class PartitionInfo:
 _SETTLED_NS = 3_000_000_000
 
 
+# Opened partitions shared by every store object of the process: the API and the CLI open a
+# store per call, and opening a partition (its manifest, seven memory maps, the Parquet footer)
+# cost more than the lookup itself. Keyed by the manifest's inode and mtime, so a partition
+# rewritten by a purge (a new manifest renamed over the old) is opened afresh; a manifest
+# changed in the last seconds is not shared at all (the racy case, as for listings).
+_LISTINGS: dict[tuple[Path, str, bool], tuple[int, list[Path]]] = {}  # shared, like _OPENED
+_LISTINGS_LIMIT = 8192
+_OPENED: OrderedDict[tuple[str, int, int], PartitionIndex] = OrderedDict()
+_OPENED_LIMIT = 512
+_OPENED_LOCK = threading.Lock()
+
+
+def _opened(manifest: Path) -> PartitionIndex:
+    stat = manifest.stat()
+    key = (str(manifest), stat.st_ino, stat.st_mtime_ns)
+    with _OPENED_LOCK:
+        index = _OPENED.get(key)
+        if index is not None:
+            _OPENED.move_to_end(key)
+            return index
+    index = PartitionIndex(manifest)
+    if time.time_ns() - stat.st_mtime_ns > _SETTLED_NS:
+        with _OPENED_LOCK:
+            _OPENED[key] = index
+            while len(_OPENED) > _OPENED_LIMIT:
+                _OPENED.popitem(last=False)
+    return index
+
+
 def _sort_key(match: Match) -> tuple[int, int, int, int, str, int, int]:
     i = match.interval
     return (i.start, i.hi, i.lo, i.plen, match.source, match.part, match.row)
@@ -41,7 +72,6 @@ class EmbeddedLogStore:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._indexes: dict[Path, PartitionIndex] = {}
-        self._listings: dict[tuple[Path, str], tuple[int, list[Path]]] = {}
 
     def _listing(self, directory: Path, pattern: str, *, dirs_only: bool = False
                  ) -> list[Path]:
@@ -56,13 +86,15 @@ class EmbeddedLogStore:
             stamp = directory.stat().st_mtime_ns
         except (FileNotFoundError, NotADirectoryError):
             return []
-        key = (directory, pattern)
-        cached = self._listings.get(key)
+        key = (directory, pattern, dirs_only)
+        cached = _LISTINGS.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
         found = sorted(p for p in directory.glob(pattern) if not dirs_only or p.is_dir())
         if time.time_ns() - stamp > _SETTLED_NS:
-            self._listings[key] = (stamp, found)
+            if len(_LISTINGS) > _LISTINGS_LIMIT:
+                _LISTINGS.clear()
+            _LISTINGS[key] = (stamp, found)
         return found
 
     def add(self, source: str, rows: Iterable[StoredInterval]) -> list[Path]:
@@ -85,7 +117,7 @@ class EmbeddedLogStore:
     def _index(self, manifest: Path) -> PartitionIndex:
         index = self._indexes.get(manifest)
         if index is None:
-            index = self._indexes[manifest] = PartitionIndex(manifest)
+            index = self._indexes[manifest] = _opened(manifest)
         return index
 
     @staticmethod
