@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cpniguard.access import Actor, Channel
+from cpniguard.access import AccessRefused, Actor, Channel
 from cpniguard.audit.models import AuditEntry
 from cpniguard.cli import main
 from cpniguard.connectivity.answers import Ask, answer_one
@@ -25,7 +25,9 @@ from cpniguard.demo.seed import seed_demo
 from cpniguard.legal.desk import list_requests
 from cpniguard.legal.letters import letter_for
 from cpniguard.legal.models import LegalRequest
+from cpniguard.legal.notice_models import CustomerNotice
 from cpniguard.legal.outcomes import Disclosure, Preservation, Production
+from cpniguard.legal.production import produce
 from cpniguard.subscribers.models import Email, Subscriber
 
 pytestmark = pytest.mark.django_db
@@ -55,10 +57,10 @@ def _by_story(demo: LegalDemo, words: str) -> LegalRequest:
 
 def test_every_state_is_reached_through_the_desk(demo: LegalDemo) -> None:
     assert {r.status for r in demo.requests} == STATUSES
-    assert len(demo.requests) == LegalRequest.objects.count() == 9
+    assert len(demo.requests) == LegalRequest.objects.count() == 10
     # Each request went through intake and every step left its audit entry and transition.
     assert AuditEntry.objects.filter(event="legal:request:import", outcome="allowed").count() \
-        == 9
+        == 10
     for request in LegalRequest.objects.all():
         steps = list(request.transitions.values_list("to_status", flat=True))
         assert steps[0] == "received"
@@ -93,6 +95,16 @@ def test_every_state_is_reached_through_the_desk(demo: LegalDemo) -> None:
 
     overdue = [r["reference"] for r in list_requests(CUSTODIAN) if r["overdue"]]
     assert overdue == [_by_story(demo, "OVERDUE").reference]
+
+    # The civil subpoena: its subscriber was sent a notice, and production waits for it.
+    civil = _by_story(demo, "civil subpoena")
+    assert civil.status == "approved"
+    [notice] = CustomerNotice.objects.filter(request=civil)
+    assert notice.sent is not None
+    assert notice.letter_sha256
+    with pytest.raises(AccessRefused, match="notice"):
+        produce(CUSTODIAN, civil.reference)
+    assert LegalRequest.objects.get(pk=civil.pk).status == "approved"
 
 
 def test_a_subscriber_we_do_not_have_gets_no_records_and_nothing_else(
@@ -162,7 +174,7 @@ def test_without_logs_only_the_requests_naming_addresses_are_skipped(
     demo = seed_legal_requests(tmp_path / "no-logs" / "truth.csv", DEMO_ZONE)
     assert [(r.kind, r.status) for r in demo.requests] == [("administrative_subpoena",
                                                              "closed")]
-    assert len(demo.skipped) == 8
+    assert len(demo.skipped) == 9
     assert all("holding to name" in why for why in demo.skipped)
     assert demo.dry_run_now is None
     assert "not seeded" in "\n".join(demo.lines())

@@ -22,7 +22,8 @@ asserted here. The requests:
 - a request naming an account and an email we do not have: "no records", delivered, closed;
 - a 2703(d) order approved and waiting for production; an overdue administrative subpoena
   with one approval of two; a DMCA 512(h) subpoena just received (counsel review); a trial
-  subpoena withdrawn.
+  subpoena withdrawn; a civil subpoena whose subscriber was sent a notice letter and whose
+  production waits for the notice period.
 
 `producing` is not left standing: a production passes through it and seals in the same call,
 and only a release the scope checker refuses would stop there.
@@ -55,7 +56,7 @@ from cpniguard.demo.legal_targets import (
     document,
     midnight,
 )
-from cpniguard.legal import preservation, production, workflow
+from cpniguard.legal import notice_desk, notices, preservation, production, workflow
 from cpniguard.legal.desk import person_of
 from cpniguard.legal.intake import Incoming, take_in
 from cpniguard.legal.models import LegalRequest
@@ -265,8 +266,25 @@ def withdrawn(desk: Desk, logs: Holdings, today: date) -> tuple[str, str]:
     return reference, "trial subpoena withdrawn by the defense"
 
 
+def civil_notice(desk: Desk, logs: Holdings, today: date) -> tuple[str, str]:
+    """A civil subpoena: the subscriber is told first and has the policy's notice period to
+    move to quash; production is refused until it has run."""
+    reference = desk.take(document(
+        "civil_subpoena", LABEL, f"CV-{today.year}-0412", today,
+        targets=[logs.take("radius").target()], categories=["name", "email"], due_in=30,
+        date_range=_span(logs, today),
+        notes="Identity of the subscriber behind an address (John Doe copyright action).",
+        documents=["early_discovery_order"]))
+    desk.approve_both(reference, "early discovery order attached; notice before production")
+    notice_desk.send(desk.custodian, reference)
+    wait = notices.wait_days(LegalRequest.objects.get(reference=reference), current_policy())
+    return reference, (f"civil subpoena: the subscriber was sent a notice letter today; "
+                       f"production is refused until the {wait}-day notice period has run")
+
+
 CASES: tuple[Case, ...] = (over_broad, cgnat_without_port, preservation_letter, emergency,
-                           unknown_subscriber, court_order, overdue, dmca, withdrawn)
+                           unknown_subscriber, court_order, overdue, dmca, withdrawn,
+                           civil_notice)
 
 
 def seed_legal_requests(truth: Path, zone: str) -> LegalDemo:
