@@ -8,7 +8,9 @@ from cpniguard.accounts.models import StaffUser
 from cpniguard.audit.models import AuditEntry
 from cpniguard.cli import main
 from cpniguard.demo.staff import roster
+from cpniguard.home import home
 from cpniguard.policy import Policy
+from cpniguard.quality.models import SpeedTest
 from cpniguard.subscribers.models import Interaction, Subscriber
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +35,13 @@ def test_second_run_does_not_reseed_or_reprint_passwords(
               StaffUser.objects.count())
     assert counts[0] == 40
     assert counts[2] == len(roster(policy))
+    # The NOC's pages have pools, POPs and a speed-test feed to show, imported under audit.
+    network = (home() / "network.toml").read_text()
+    assert "[pools.pppoe-public]" in network
+    assert "[pops.millbrook]" in network
+    assert SpeedTest.objects.exists()
+    assert AuditEntry.objects.filter(event="quality:speedtests:import", role="noc",
+                                     outcome="allowed").count() == 1
     assert main(["demo", "--no-serve", "--subscribers", "40", "--seed", "5"]) == 0
     second = capsys.readouterr().out
     assert "not seeding again" in second

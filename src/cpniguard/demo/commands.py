@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -106,11 +107,29 @@ def _seed_logs(args: argparse.Namespace, console: Console) -> None:
                   f"{logs.log_dir}", highlight=False)
     for line in sample_questions(logs.log_dir / "truth.csv"):
         print(line)  # unwrapped, so the commands can be copied as they are
+    _seed_quality(args, console, logs.log_dir)
     from cpniguard.demo.connectivity import DEMO_ZONE
     from cpniguard.demo.legal_requests import seed_legal_requests
 
     for line in seed_legal_requests(logs.log_dir / "truth.csv", DEMO_ZONE).lines():
         print(line)
+
+
+def _seed_quality(args: argparse.Namespace, console: Console, log_dir: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cpniguard.demo.connectivity import _picks
+    from cpniguard.demo.quality_demo import declare_network, seed_speed_tests
+
+    declare_network()
+    first_day = datetime.now(UTC).date() - timedelta(days=args.log_days)
+    tests = seed_speed_tests(_picks(args.log_subscribers), first_day, args.log_days,
+                             args.seed, log_dir / "speedtests")
+    console.print(f"Network: pools and POPs declared in network.toml; speed tests: "
+                  f"{tests.imported} results for {tests.subscribers} subscribers", highlight=False)
+    if tests.slow:
+        print("  lines delivering well under their plan (see their health view): "
+              + ", ".join(tests.slow))
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -60,6 +60,7 @@ from cpniguard.legal import notice_desk, notices, preservation, production, work
 from cpniguard.legal.desk import person_of
 from cpniguard.legal.intake import Incoming, take_in
 from cpniguard.legal.models import LegalRequest
+from cpniguard.legal.status import BadTransition
 from cpniguard.policy import current_policy
 
 CERTIFICATE = "emergency-certification.pdf"
@@ -276,7 +277,10 @@ def civil_notice(desk: Desk, logs: Holdings, today: date) -> tuple[str, str]:
         notes="Identity of the subscriber behind an address (John Doe copyright action).",
         documents=["early_discovery_order"]))
     desk.approve_both(reference, "early discovery order attached; notice before production")
-    notice_desk.send(desk.custodian, reference)
+    try:
+        notice_desk.send(desk.custodian, reference)
+    except BadTransition as nobody:  # the address's holder is linked to no subscriber
+        return reference, f"civil subpoena approved; no notice sent: {nobody}"
     wait = notices.wait_days(LegalRequest.objects.get(reference=reference), current_policy())
     return reference, (f"civil subpoena: the subscriber was sent a notice letter today; "
                        f"production is refused until the {wait}-day notice period has run")
