@@ -23,6 +23,7 @@ from cpniguard.connectivity.question import Usage
 from cpniguard.connectivity.store.schema import OPEN_END, from_us
 from cpniguard.quality import config
 from cpniguard.quality.capacity import holdings, pool_usage, port_blocks
+from cpniguard.quality.digest import read_day
 from cpniguard.quality.folding import Folded, fold
 from cpniguard.quality.groups import Grouping, group_view, grouping, views
 from cpniguard.quality.network import Buckets, choose_resolution
@@ -97,8 +98,12 @@ def build_network(root: Path, span: ScanRange, *, device: str | None, resolution
     except ValueError as error:  # BadNetworkConfig is one
         raise Usage(str(error)) from None
     wanted = _devices_wanted(topology, device, pop)
-    table = _scan_devices(root, span, wanted)
-    folded = fold(table)
+    # A whole UTC day comes from its session digests when they are fresh (quality.digest).
+    found = read_day(root, span, wanted)
+    if found is None:
+        table = _scan_devices(root, span, wanted)
+        found = table, fold(table)
+    table, folded = found
     buckets = Buckets(span.since, span.until, seconds)
     by: dict[str, Grouping] = {level: grouping(folded, topology, level)
                                for level in ("nas", "access", "pop")}

@@ -211,6 +211,11 @@ def purge_day(root: Path, source: str, day: date | str,
     with _locked(root):
         if directory.is_dir():
             recover_day(directory)
+            # Files derived from the day's rows (`.derived.*`: the quality session digest)
+            # hold identities too: they go before any row does, and are rebuilt from the
+            # kept rows when next read. recover_day removes dot-files; this says so.
+            for derived in directory.glob(".derived.*"):
+                derived.unlink()
         for manifest in _manifests(directory):
             rows = _rows(manifest)
             held = [row for row in rows if keep(row)]

@@ -4,6 +4,8 @@ missing must be found before a court asks for it.
 Every partition's manifest names its files and their SHA-256. `verify_store` re-hashes every
 file, and reports a file that differs, a file that is missing, a manifest that cannot be read,
 and files no manifest names (left by an interrupted write: harmless, but worth knowing).
+Derived files (`.derived.*`, the quality session digest) are neither listed nor trusted: they
+are not logs, and their readers check them against the manifests themselves.
 It reads only; fixing is a matter for a person, from a backup or by re-ingesting the source
 file (its SHA-256 is in the ingest catalog).
 """
