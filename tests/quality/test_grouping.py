@@ -282,3 +282,24 @@ def test_the_handover_text_lists_pops_and_pop_incidents(
     assert f"  POP {pop_name(1)} (192.0.2.101, {nas_name(1, 0)}, " in text
     assert f"  {nas_name(1, 0)}: mass-disconnect" in text
     assert "CGNAT pool 198.19.0.0/16: peak " in text
+
+
+def test_a_line_without_a_circuit_id_is_behind_no_access_device(tmp_path: Path) -> None:
+    """A null circuit id is no circuit, never the first circuit seen (which would count the
+    line behind that access device)."""
+    from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval
+    from cpniguard.connectivity.store.schema import address_key
+
+    base = to_us(datetime(2026, 11, 20, 6, tzinfo=UTC))
+    rows = [StoredInterval(hi=0, lo=int(address_key(f"198.18.0.{n}")[1]), plen=128,
+                           start=base + n, end=base + 3_600_000_000, original_start=base + n,
+                           original_end=base + 3_600_000_000, source="dhcpd-leases",
+                           device="dhcp1", mac=f"02:00:00:00:00:0{n}",
+                           circuit_id=circuit)
+            for n, circuit in ((1, "olt-north-1/1/1"), (2, None), (3, "olt-north-1/1/2"))]
+    EmbeddedLogStore(tmp_path).add("dhcpd-leases", rows)
+    table = scan(tmp_path, ScanRange(base - DAY_US // 4, base + DAY_US // 4))
+    assert table.column("circuit_id").null_count == 1
+    folded = fold(table)
+    circuits = sorted(folded.circuit_names[c] for c in folded.circuit.tolist())
+    assert circuits == ["", "olt-north-1/1/1", "olt-north-1/1/2"]

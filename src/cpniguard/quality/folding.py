@@ -64,10 +64,13 @@ class Folded:
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[Ints, list[str]]:
+    # A null (no circuit id, no device) is the empty name, never the first name seen: a line
+    # without a circuit id must not be counted behind the first access device.
+    column = pc.fill_null(column, "")
     encoded = pc.dictionary_encode(column).combine_chunks() if isinstance(
         column, pa.ChunkedArray) else pc.dictionary_encode(column)
     names = [str(v) for v in encoded.dictionary.to_pylist()]
-    codes = encoded.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, names
 
 
