@@ -1,8 +1,9 @@
 """End to end in headless Chromium: a NOC engineer opens the Network page and sees the
 devices, the injected NAS restart as an incident and the plots drawn by the vendored chart
-library, then one subscriber's connection health; support is refused and the refusal is
-audited. Screenshots go to test-artifacts/screenshots/; a Content-Security-Policy violation or
-a script error fails the test (see test_attribution_browser.py for the fixtures' shape).
+library, then one subscriber's connection health; support and billing are refused both views
+and the refusals are audited. Screenshots go to test-artifacts/screenshots/; a
+Content-Security-Policy violation or a script error fails the test (see
+test_attribution_browser.py for the fixtures' shape).
 """
 
 from __future__ import annotations
@@ -63,18 +64,26 @@ def test_noc_sees_the_network_page_with_plots_and_a_subscriber_health(
     assert {"quality:network:read", "quality:subscriber-health:read"} <= events
 
 
-def test_support_is_refused_the_network_page(
+@pytest.mark.parametrize("role", ["support", "billing"])
+def test_support_and_billing_are_refused_both_quality_views(
     live_server: LiveServer, page: Page, shoot: Callable[[str], None],
-    make_staff: Callable[..., StaffUser], network: Scene,  # noqa: F811
+    make_staff: Callable[..., StaffUser], network: Scene, role: str,  # noqa: F811
 ) -> None:
-    make_staff("support")
-    sign_in(page, live_server.url, "support1")
+    make_staff(role)
+    sign_in(page, live_server.url, f"{role}1")
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Network")
            ).to_have_count(0)
     page.goto(f"{live_server.url}/network/?{QUERY}")
     expect(page.get_by_test_id("refusal")).to_be_visible()
     expect(page.get_by_test_id("refusal-rule")).to_have_text("deny:default")
-    shoot("refused")
-    entry = AuditEntry.objects.filter(event="quality:network:read").get()
-    assert (entry.outcome, entry.role) == ("refused", "support")
-
+    shoot(f"{role}-refused-network")
+    page.goto(f"{live_server.url}/network/subscriber/?account=A1000001"
+              "&since=2024-03-05T00:00:00Z&until=2024-03-06T00:00:00Z"
+              "&purpose=troubleshooting&reference=TKT-104233")
+    expect(page.get_by_test_id("refusal")).to_be_visible()
+    expect(page.get_by_test_id("verdict")).to_have_count(0)
+    shoot(f"{role}-refused-health")
+    entries = {e.event: e for e in AuditEntry.objects.filter(role=role)
+               .exclude(event__startswith="auth:")}
+    assert entries["quality:network:read"].outcome == "refused"
+    assert entries["quality:subscriber-health:read"].outcome == "refused"
