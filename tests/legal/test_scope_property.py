@@ -129,6 +129,13 @@ def expected(crowd: list[Person], item: tuple[str, Any, int], low: datetime,
     return None
 
 
+def _session_overlaps(person: Person, low: datetime, high: datetime) -> bool:
+    if not person.address:
+        return False
+    start = NOV + timedelta(days=person.day - 1, hours=8)
+    return start < high and start + timedelta(hours=6) > low
+
+
 def widen(rows: list[ProducedRow], answers: list[TargetAnswer], scope_categories: list[str],
           how: int, count: int) -> list[ProducedRow]:
     base = rows[0] if rows else ProducedRow(1, 1, scope_categories[0], "x", "y", None, "")
@@ -189,9 +196,13 @@ def test_no_produced_row_falls_outside_scope(
         answer = next(a for a in answers if a.target == number)
         assert answer.subscribers == ((want,) if want is not None else ()), (number, item)
         got = {r.subscriber for r in rows if r.target == number}
-        # Rows come from the sections a person has: build() gives none of the others.
+        # Rows come from the sections a person has: build() gives none of the others. Logs:
+        # the session an IP target names, or (a subscriber target) the person's own session
+        # if it overlaps the named range.
+        logs = item[0] == "ip" or (person is not None and _session_overlaps(
+            next(p for p in crowd if p.index == person), low, high))
         shown = set(compellable) & ({"account", "name", "phone", "email", "service_address"}
-                                    | ({"connectivity_logs"} if item[0] == "ip" else set()))
+                                    | ({"connectivity_logs"} if logs else set()))
         assert got == ({want} if want is not None and shown else set()), (number, item)
         assert {r.category for r in rows if r.target == number} == (
             shown if want is not None else set())
