@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from bench.synthetic_store import SyntheticTruth, network_toml
 
 from cpniguard.accounts.models import StaffUser
 from cpniguard.connectivity.ingest import ingest_file
 from cpniguard.connectivity.models import IdentityLink
+from cpniguard.connectivity.store.schema import DAY_US
+from cpniguard.quality.scan import ScanRange
 from cpniguard.subscribers.models import Subscriber
 from tests.quality.radius_scene import NASES, Outage, Scene, at
 
@@ -60,3 +63,18 @@ def as_role(monkeypatch: pytest.MonkeyPatch,
         make_staff(role, os_username=OS_USER)
 
     return become
+
+
+def synthetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   isp: SyntheticTruth) -> Path:
+    """A home reading the synthetic ISP's store, with its POPs in network.toml."""
+    monkeypatch.setenv("CPNIGUARD_HOME", str(tmp_path))
+    monkeypatch.setenv("CPNIGUARD_LOGSTORE", str(isp.root))
+    monkeypatch.delenv("CPNIGUARD_CGNAT_POOLS", raising=False)
+    (tmp_path / "network.toml").write_text(network_toml())
+    return tmp_path
+
+
+def utc_day(isp: SyntheticTruth, number: int) -> ScanRange:
+    """Day `number` (from 0) of the synthetic ISP, midnight to midnight UTC."""
+    return ScanRange(isp.since + number * DAY_US, isp.since + (number + 1) * DAY_US)

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
-from bench.synthetic_store import SyntheticTruth, build_store, nas_name, network_toml, pop_name
+from bench.synthetic_store import SyntheticTruth, build_store, nas_name, pop_name
 
 from cpniguard.connectivity.store import EmbeddedLogStore
 from cpniguard.connectivity.store.purge import purge_day
@@ -33,7 +33,7 @@ from cpniguard.quality.groups import grouping
 from cpniguard.quality.outages import detect_groups
 from cpniguard.quality.report import build_network
 from cpniguard.quality.scan import ScanRange, scan
-from tests.quality.conftest import DAY
+from tests.quality.conftest import DAY, synthetic_home, utc_day
 from tests.quality.radius_scene import Scene
 from tests.retention.conftest import row
 
@@ -119,21 +119,13 @@ def isp(tmp_path_factory: pytest.TempPathFactory) -> SyntheticTruth:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isp: SyntheticTruth) -> Path:
-    monkeypatch.setenv("CPNIGUARD_HOME", str(tmp_path))
-    monkeypatch.setenv("CPNIGUARD_LOGSTORE", str(isp.root))
-    monkeypatch.delenv("CPNIGUARD_CGNAT_POOLS", raising=False)
-    (tmp_path / "network.toml").write_text(network_toml())
-    return tmp_path
-
-
-def one_day(isp: SyntheticTruth, number: int) -> ScanRange:
-    return ScanRange(isp.since + number * DAY_US, isp.since + (number + 1) * DAY_US)
+    return synthetic_home(tmp_path, monkeypatch, isp)
 
 
 @pytest.mark.parametrize("number", [0, 1, 3])
 def test_synthetic_days_read_the_same_sessions_and_reports(
         isp: SyntheticTruth, home: Path, monkeypatch: pytest.MonkeyPatch, number: int) -> None:
-    span = one_day(isp, number)
+    span = utc_day(isp, number)
     assert assert_same_sessions(isp.root, span) > 1000   # builds the missing digests
     assert assert_same_sessions(isp.root, span, [nas_name(0, 0)]) > 10
     for scope in ({}, {"device": nas_name(1, 2)}, {"pop": pop_name(0)}):
@@ -144,7 +136,7 @@ def test_synthetic_days_read_the_same_sessions_and_reports(
 def test_the_outage_scan_finds_the_same_incidents(isp: SyntheticTruth, home: Path) -> None:
     topology, rule = config.topology(), config.outage_rule()
     for number in (1, 3, 2):
-        span = one_day(isp, number)
+        span = utc_day(isp, number)
         found = read_day(isp.root, span)
         assert found is not None
         raw = fold(scan(isp.root, span))

@@ -39,7 +39,7 @@ from cpniguard.quality.plots import INCIDENT_COLUMNS
 from cpniguard.quality.scan import ScanRange, scan
 from cpniguard.quality.services import export_plot, network_report
 from cpniguard.quality.sessions import sessions_of
-from tests.quality.conftest import build
+from tests.quality.conftest import build, synthetic_home, utc_day
 from tests.quality.radius_scene import NASES, Outage, Scene, at
 
 pytestmark = pytest.mark.django_db
@@ -54,20 +54,12 @@ def isp(tmp_path_factory: pytest.TempPathFactory) -> SyntheticTruth:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isp: SyntheticTruth) -> Path:
-    monkeypatch.setenv("CPNIGUARD_HOME", str(tmp_path))
-    monkeypatch.setenv("CPNIGUARD_LOGSTORE", str(isp.root))
-    monkeypatch.delenv("CPNIGUARD_CGNAT_POOLS", raising=False)
-    (tmp_path / "network.toml").write_text(network_toml())
-    return tmp_path
-
-
-def day(isp: SyntheticTruth, number: int) -> ScanRange:
-    return ScanRange(isp.since + number * DAY_US, isp.since + (number + 1) * DAY_US)
+    return synthetic_home(tmp_path, monkeypatch, isp)
 
 
 def incidents_of(isp: SyntheticTruth, number: int, rule: OutageRule,
                  topology: config.Topology) -> tuple[list[Incident], list[Incident]]:
-    span = day(isp, number)
+    span = utc_day(isp, number)
     folded = fold(scan(isp.root, span))
     return tuple(detect_groups(folded, grouping(folded, topology, level), rule,  # type: ignore[return-value]
                                span.since, span.until) for level in ("nas", "pop"))
@@ -122,7 +114,7 @@ def test_a_bad_topology_is_refused_with_its_place(home: Path, text: str, words: 
 def test_the_column_fold_agrees_with_the_per_row_reference(isp: SyntheticTruth,
                                                             tmp_path: Path) -> None:
     for number in range(isp.days):
-        table = scan(isp.root, day(isp, number))
+        table = scan(isp.root, utc_day(isp, number))
         assert to_sessions(fold(table), table) == sessions_of(table)
     scene = Scene(datetime(2024, 3, 5, tzinfo=UTC), per_nas=20,
                   outages=[Outage(NASES[0], at(datetime(2024, 3, 5, tzinfo=UTC), 9), "restart")],
@@ -200,7 +192,7 @@ def test_quiet_days_have_no_incident_at_any_level(home: Path, isp: SyntheticTrut
 # ---------------------------------------------------------------- the report
 
 def since_until(isp: SyntheticTruth, number: int) -> dict[str, str]:
-    span = day(isp, number)
+    span = utc_day(isp, number)
     return {"since": from_us(span.since).isoformat(), "until": from_us(span.until).isoformat()}
 
 

@@ -12,8 +12,8 @@ import sys
 from typing import IO, Any
 
 from cpniguard.connectivity.question import Usage
+from cpniguard.quality.cli_errors import exit_for
 
-EXIT_USAGE, EXIT_REFUSED, EXIT_NOT_FOUND = 2, 3, 4
 INSTANT_HELP = ("with an offset (2026-11-28T06:00:00-05:00) or a zone "
                 "('2026-11-28 06:00 America/New_York'); UTC is printed back")
 
@@ -182,19 +182,8 @@ def _run(args: argparse.Namespace) -> int:
             result = subscriber_health(Actor.for_os_user(), args.account,
                                        purpose=args.purpose, reference=args.reference,
                                        since=args.since, until=args.until)
-    except Usage as error:
-        print(f"cpniguard quality {args.action}: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except SubjectNotFound as error:
-        print(f"cpniguard quality {args.action}: {error}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except AccessRefused as refused:
-        decision = refused.decision
-        print(f"refused: {decision.reason} (rule {decision.rule})", file=sys.stderr)
-        if args.json:
-            print(json.dumps({"error": "refused", "reason": decision.reason,
-                              "rule": decision.rule}))
-        return EXIT_REFUSED
+    except (Usage, SubjectNotFound, AccessRefused) as error:
+        return exit_for(f"quality {args.action}", error, args.json)
     if args.json:
         print(json.dumps(result))
     elif args.action == "report":

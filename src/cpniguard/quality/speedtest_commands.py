@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
 from cpniguard.connectivity.question import Usage
+from cpniguard.quality.cli_errors import EXIT_USAGE, exit_for
 from cpniguard.quality.speedtest_formats import CSV_COLUMNS
 
-EXIT_USAGE, EXIT_REFUSED, EXIT_NOT_FOUND = 2, 3, 4
 SHOWN_PROBLEMS = 20
 
 
@@ -78,19 +78,8 @@ def _import(args: argparse.Namespace) -> int:
                 result = import_file(Actor.for_os_user(), path, args.format, purpose=purpose,
                                      reference=args.reference, account=args.account,
                                      progress=bar)
-            except Usage as error:
-                print(f"cpniguard quality speedtest: {error}", file=sys.stderr)
-                return EXIT_USAGE
-            except SubjectNotFound as error:
-                print(f"cpniguard quality speedtest: {error}", file=sys.stderr)
-                return EXIT_NOT_FOUND
-            except AccessRefused as refused:
-                decision = refused.decision
-                print(f"refused: {decision.reason} (rule {decision.rule})", file=sys.stderr)
-                if args.json:
-                    print(json.dumps({"error": "refused", "reason": decision.reason,
-                                      "rule": decision.rule}))
-                return EXIT_REFUSED
+            except (Usage, SubjectNotFound, AccessRefused) as error:
+                return exit_for("quality speedtest", error, args.json)
             except (OSError, UnicodeDecodeError) as error:  # AccessRefused is an OSError: after
                 print(f"cpniguard quality speedtest: {path}: {error}", file=sys.stderr)
                 return EXIT_USAGE
