@@ -4,7 +4,8 @@ The key index is sorted by (hi, lo, start). A row for a network matches an addre
 address masked to the row's prefix length equals the row's key, so each prefix length present
 in the partition (a handful: /32, /128, the delegated /56 or /64) is probed with its own
 searchsorted; a wider scan would be slower and a narrower one would miss delegated prefixes.
-Only the rows that match are then read from Parquet, for their evidence.
+Only the rows that match are then read, for their evidence: from the partition's row blocks
+(`rowblocks`) since format 2, from Parquet before.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from cpniguard.connectivity.store.rowblocks import RowBlocks
 from cpniguard.connectivity.store.schema import (
+    ALL_PORTS,
     ARROW_SCHEMA,
     Address,
     StoredInterval,
@@ -29,12 +32,15 @@ from cpniguard.connectivity.store.schema import (
     prefix_mask,
     to_us,
 )
-from cpniguard.connectivity.store.writer import INDEX_FILES, KEY_DTYPE
+from cpniguard.connectivity.store.writer import KEY_DTYPE
 
 _FLAT_COLUMNS = frozenset(
     name for name in ARROW_SCHEMA.names
     if not pa.types.is_nested(ARROW_SCHEMA.field(name).type))
 _FEW_GROUPS = 4
+# Rows read one by one from the blocks while they are fewer than 1/_BLOCKS_UP_TO of the
+# partition; a read of more (a purge reads them all) decodes Parquet in columns instead.
+_BLOCKS_UP_TO = 8
 _NO_PORT = -2  # batch encoding of "no port given"; real ports are 0..65535, -1 means all
 
 
@@ -64,6 +70,13 @@ class _Probe:
     low: npt.NDArray[np.int64]     # window start, microseconds (at - skew)
     high: npt.NDArray[np.int64]    # window end, inclusive (at + skew)
     port: npt.NDArray[np.int64]
+
+    def subset(self, numbers: list[int]) -> _Probe:
+        if len(numbers) == len(self.hi):  # the common case: every query asks about one day
+            return self
+        pick = np.asarray(numbers, dtype=np.intp)
+        return _Probe(self.hi[pick], self.lo[pick], self.low[pick], self.high[pick],
+                      self.port[pick])
 
 
 def probe_arrays(queries: list[Query]) -> _Probe:
@@ -118,48 +131,79 @@ class PartitionIndex:
         self.prefix_lengths: list[int] = self.manifest["prefix_lengths"]
         stem = manifest_path.name.removesuffix(".manifest.json")
         self.parquet_path = manifest_path.with_name(f"{stem}.parquet")
-        # Still memory-mapped, but as plain ndarrays: numpy's memmap subclass adds a Python
-        # call to every slice, which dominated batch lookups.
-        arrays = {
-            label: np.load(manifest_path.with_name(f"{stem}.{label}.npy"),
-                           mmap_mode="r").view(np.ndarray)
-            for label in INDEX_FILES
-        }
-        self.key: npt.NDArray[np.void] = arrays["key"]
+        self.format: int = self.manifest.get("format", 1)
+
+        def mapped(label: str) -> npt.NDArray[Any]:
+            # Still memory-mapped, but as a plain ndarray: numpy's memmap subclass adds a
+            # Python call to every slice, which dominated batch lookups.
+            path = manifest_path.with_name(f"{stem}.{label}.npy")
+            array: npt.NDArray[Any] = np.load(path, mmap_mode="r").view(np.ndarray)
+            return array
+
+        self.key: npt.NDArray[np.void] = mapped("key")
         if self.key.dtype != KEY_DTYPE:
             raise ValueError(f"{manifest_path}: unexpected key dtype {self.key.dtype}")
-        self.start: npt.NDArray[np.int64] = arrays["start"]
-        self.end: npt.NDArray[np.int64] = arrays["end"]
-        self.row: npt.NDArray[np.int32] = arrays["row"]
-        self.plen: npt.NDArray[np.uint8] = arrays["plen"]
-        self.pfirst: npt.NDArray[np.int32] = arrays["pfirst"]
-        self.plast: npt.NDArray[np.int32] = arrays["plast"]
+        self.start: npt.NDArray[np.int64] = mapped("start")
+        self.end: npt.NDArray[np.int64] = mapped("end")
+        count = len(self.key)
+        files = self.manifest["files"]
+
+        def optional(label: str, constant: int, dtype: Any) -> npt.NDArray[Any]:
+            # Format 2 writes an array only when it varies; a constant one reads as a
+            # zero-copy broadcast of its value.
+            if self.format == 1 or f"{stem}.{label}.npy" in files:
+                return mapped(label)
+            return np.broadcast_to(np.array(constant, dtype), (count,))
+
+        self.plen: npt.NDArray[np.uint8] = optional(
+            "plen", self.prefix_lengths[0] if self.prefix_lengths else 0, np.uint8)
+        self.pfirst: npt.NDArray[np.int32] = optional("pfirst", ALL_PORTS, np.int32)
+        self.plast: npt.NDArray[np.int32] = optional("plast", ALL_PORTS, np.int32)
+        # Format 1 maps index positions to Parquet rows; from format 2 they are the same.
+        self.row: npt.NDArray[np.int32] | None = mapped("row") if self.format == 1 else None
+        self.blocks: RowBlocks | None = None
+        if self.format >= 2:
+            self.blocks = RowBlocks(
+                np.memmap(manifest_path.with_name(f"{stem}.rows.bin"), np.uint8, "r").view(
+                    np.ndarray) if self.manifest["rows"] else np.empty(0, np.uint8),
+                mapped("blocks"), self.manifest["block_rows"],
+                [(file, sha) for file, sha in self.manifest["evidence_sources"]])
         self._file: pq.ParquetFile | None = None
         self._group_starts: npt.NDArray[np.int64] = np.empty(0, np.int64)
         self._constants: dict[int, dict[str, Any]] = {}  # by row group, read when first used
         self._names: list[str] = []
 
     def find_rows(self, probe: _Probe) -> list[list[int]]:
-        """Parquet row numbers matching each probed query, vectorised over the queries."""
-        found: list[list[int]] = [[] for _ in range(len(probe.hi))]
-        for plen in self.prefix_lengths:
+        """Parquet row numbers matching each probed query, vectorised over the queries.
+
+        Every prefix length's masked keys go into one array, so one lookup costs two binary
+        searches whatever the number of prefix lengths in the partition."""
+        count = len(probe.hi)
+        found: list[list[int]] = [[] for _ in range(count)]
+        lengths = self.prefix_lengths
+        wanted = np.empty(len(lengths) * count, dtype=KEY_DTYPE)
+        for number, plen in enumerate(lengths):
             mask_hi, mask_lo = prefix_mask(plen)
-            wanted = np.empty(len(probe.hi), dtype=KEY_DTYPE)
-            wanted["hi"] = probe.hi & np.uint64(mask_hi)
-            wanted["lo"] = probe.lo & np.uint64(mask_lo)
-            lefts = np.searchsorted(self.key, wanted, side="left")
-            rights = np.searchsorted(self.key, wanted, side="right")
-            for q in np.nonzero(rights > lefts)[0]:
-                left, right = int(lefts[q]), int(rights[q])
-                # Rows of one network in one day: a short run, filtered exactly.
-                ok = (self.plen[left:right] == plen)
-                ok &= self.start[left:right] <= probe.high[q]
-                ok &= self.end[left:right] > probe.low[q]
-                port = probe.port[q]
-                if port != _NO_PORT:
-                    first, last = self.pfirst[left:right], self.plast[left:right]
-                    ok &= (first == -1) | ((first <= port) & (port <= last))
-                found[q].extend(int(r) for r in self.row[left:right][ok])
+            wanted["hi"][number * count:(number + 1) * count] = probe.hi & np.uint64(mask_hi)
+            wanted["lo"][number * count:(number + 1) * count] = probe.lo & np.uint64(mask_lo)
+        lefts = np.searchsorted(self.key, wanted, side="left")
+        rights = np.searchsorted(self.key, wanted, side="right")
+        hits = np.flatnonzero(rights > lefts)
+        for hit, left, right in zip(hits.tolist(), lefts[hits].tolist(), rights[hits].tolist(),
+                                    strict=True):
+            number, q = divmod(hit, count)
+            plen = lengths[number]
+            # Rows of one network in one day: a short run, filtered exactly.
+            ok = self.start[left:right] <= probe.high[q]
+            ok &= self.end[left:right] > probe.low[q]
+            if len(lengths) > 1:
+                ok &= self.plen[left:right] == plen
+            port = probe.port[q]
+            if port != _NO_PORT:
+                first, last = self.pfirst[left:right], self.plast[left:right]
+                ok &= (first == -1) | ((first <= port) & (port <= last))
+            rows = np.flatnonzero(ok) + left if self.row is None else self.row[left:right][ok]
+            found[q].extend(rows.tolist())
         return found
 
     def _parquet(self) -> tuple[pq.ParquetFile, npt.NDArray[np.int64]]:
@@ -198,9 +242,29 @@ class PartitionIndex:
         return [name for name in self._names if name not in same], same
 
     def read_rows(self, rows: list[int]) -> dict[int, StoredInterval]:
-        """Only the row groups holding `rows` are decoded."""
+        """The stored rows at these positions: from the row blocks when there are few of them,
+        else from Parquet (only the row groups holding `rows` are decoded)."""
         if not rows:
             return {}
+        if self.blocks is not None and len(rows) * _BLOCKS_UP_TO < len(self.key):
+            return self._from_blocks(rows)
+        return self._from_parquet(rows)
+
+    def _from_blocks(self, rows: list[int]) -> dict[int, StoredInterval]:
+        assert self.blocks is not None
+        wanted = sorted(set(rows))  # in order: rows of one block are decoded together
+        at = np.asarray(wanted, dtype=np.intp)
+        keys = self.key[at]
+        columns = zip(wanted, keys["hi"].tolist(), keys["lo"].tolist(), self.plen[at].tolist(),
+                      self.start[at].tolist(), self.end[at].tolist(), self.pfirst[at].tolist(),
+                      self.plast[at].tolist(), strict=True)
+        fields = self.blocks.fields
+        return {row: StoredInterval(hi=hi, lo=lo, plen=plen, start=start, end=end,
+                                    port_first=first, port_last=last,
+                                    **fields(row, start, end))
+                for row, hi, lo, plen, start, end, first, last in columns}
+
+    def _from_parquet(self, rows: list[int]) -> dict[int, StoredInterval]:
         handle, starts = self._parquet()
         wanted = np.unique(np.asarray(rows, dtype=np.int64))
         groups = np.searchsorted(starts, wanted, side="right") - 1

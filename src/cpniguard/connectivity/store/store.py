@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store.index import Match, PartitionIndex, Query, probe_arrays
-from cpniguard.connectivity.store.schema import DAY_US, Address, StoredInterval, to_us
+from cpniguard.connectivity.store.schema import DAY_US, Address, StoredInterval
 from cpniguard.connectivity.store.writer import check_source, day_name, write_batch, write_table
 
 
@@ -120,13 +120,6 @@ class EmbeddedLogStore:
             index = self._indexes[manifest] = _opened(manifest)
         return index
 
-    @staticmethod
-    def _days(query: Query) -> list[str]:
-        at = to_us(query.at)
-        skew = query.skew // timedelta(microseconds=1)
-        first, last = (at - skew) // DAY_US, (at + skew) // DAY_US
-        return [day_name(day) for day in range(first, last + 1)]
-
     def lookup(
         self, address: Address | str, at: datetime, *, port: int | None = None,
         skew: timedelta = timedelta(0),
@@ -139,14 +132,15 @@ class EmbeddedLogStore:
 
     def batch_lookup(self, queries: Iterable[Query]) -> list[list[Match]]:
         queries = list(queries)
-        probe_arrays(queries)  # validate everything before touching disk
+        everything = probe_arrays(queries)  # validates everything before touching disk
         by_day: dict[str, list[int]] = {}
-        for number, query in enumerate(queries):
-            for day in self._days(query):
-                by_day.setdefault(day, []).append(number)
+        for number, (low, high) in enumerate(zip(everything.low.tolist(),
+                                                 everything.high.tolist(), strict=True)):
+            for day_number in range(low // DAY_US, high // DAY_US + 1):
+                by_day.setdefault(day_name(day_number), []).append(number)
         results: list[list[Match]] = [[] for _ in queries]
         for day, numbers in by_day.items():
-            probe = probe_arrays([queries[n] for n in numbers])
+            probe = everything.subset(numbers)
             for manifest in self._manifests(day):
                 index = self._index(manifest)
                 found = index.find_rows(probe)

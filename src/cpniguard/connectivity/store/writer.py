@@ -1,6 +1,7 @@
 """Writing day partitions: split at UTC midnight, sort, write crash-safely, publish last.
 
-Layout: root/<source>/<YYYY-MM-DD>/part-NNNNNN.{parquet,<index>.npy,manifest.json}. A partition
+Layout: root/<source>/<YYYY-MM-DD>/part-NNNNNN.{parquet,<index>.npy,rows.bin,blocks.npy,
+manifest.json}. A partition
 exists for readers only once its manifest is in place; the manifest is written after every
 other file has been fsynced and renamed into place, so a crash at any point leaves either a
 complete partition or files no reader looks at. Partitions are never rewritten: more data for
@@ -23,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +32,9 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
+from cpniguard.connectivity.store import rowblocks
 from cpniguard.connectivity.store.schema import (
+    ALL_PORTS,
     ARROW_SCHEMA,
     DAY_US,
     END_COLUMNS,
@@ -40,11 +44,11 @@ from cpniguard.connectivity.store.schema import (
     with_all_columns,
 )
 
-FORMAT = 1
+FORMAT = 2  # 1: every index array and no row blocks (still read)
 MAX_SPLIT_DAYS = 3700  # ten years; longer means a bad timestamp, and splitting would flood disk
 ROW_GROUP_SIZE = 1_024  # a lookup decodes one whole group for its row: keep it small
 KEY_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8")])
-INDEX_FILES = ("key", "start", "end", "row", "plen", "pfirst", "plast")
+INDEX_FILES = ("key", "start", "end", "row", "plen", "pfirst", "plast")  # format 1
 _ENCODERS = 2  # the reference machine has two cores
 _DICTIONARY_COLUMNS = ["source", "username", "mac", "client_id", "duid", "circuit_id",
                        "remote_id", "device", "flags", "terminate_cause",
@@ -223,36 +227,49 @@ def _next_part(directory: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def _encode(table: pa.Table) -> tuple[pa.Table, dict[str, bytes]]:
-    """One day's pieces (already in index order, see `split_table`) → file contents by suffix."""
+Encoded = tuple[pa.Table, dict[str, bytes], dict[str, Any]]  # rows, files, manifest fields
+
+
+def _encode(table: pa.Table) -> Encoded:
+    """One day's pieces (already in index order, see `split_table`) → file contents by suffix.
+
+    Format 2: the Parquet rows are in index order, so an array's position is the row number
+    (format 1's `row` array is gone); the prefix length and port arrays are written only when
+    they vary (a RADIUS day with no ports has none), their constant otherwise in the manifest;
+    and the rows are kept a second time in `rowblocks` for point reads."""
     table = table.cast(ARROW_SCHEMA)
     count = len(table)
     key = np.empty(count, dtype=KEY_DTYPE)
     key["hi"], key["lo"] = table.column("hi").to_numpy(), table.column("lo").to_numpy()
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "key": key,
         "start": table.column("start").to_numpy(),
         "end": table.column("end").to_numpy(),
-        # Parquet rows are in index order today; the row column lets that change later.
-        "row": np.arange(count, dtype=np.int32),
-        "plen": table.column("plen").to_numpy().astype(np.uint8),
-        "pfirst": table.column("port_first").to_numpy().astype(np.int32),
-        "plast": table.column("port_last").to_numpy().astype(np.int32),
     }
+    plen = table.column("plen").to_numpy().astype(np.uint8)
+    if len(np.unique(plen)) > 1:
+        arrays["plen"] = plen
+    first = table.column("port_first").to_numpy().astype(np.int32)
+    last = table.column("port_last").to_numpy().astype(np.int32)
+    if np.any(first != ALL_PORTS) or np.any(last != ALL_PORTS):
+        arrays["pfirst"], arrays["plast"] = first, last
+    blocks, block_table, sources = rowblocks.encode(table)
     contents = {"parquet": _parquet_bytes(table)}
-    contents.update({f"{label}.npy": _npy_bytes(arrays[label]) for label in INDEX_FILES})
-    return table, contents
+    contents.update({f"{label}.npy": _npy_bytes(array) for label, array in arrays.items()})
+    contents.update({"rows.bin": blocks, "blocks.npy": _npy_bytes(block_table)})
+    return table, contents, {"block_rows": rowblocks.BLOCK_ROWS, "evidence_sources": sources}
 
 
 def _write_partition(directory: Path, source: str, day: int,
-                     encoded: tuple[pa.Table, dict[str, bytes]]) -> Path:
-    table, contents = encoded
+                     encoded: Encoded) -> Path:
+    table, contents, fields = encoded
     part = _next_part(directory)
     stem = f"part-{part:06d}"
     files = _write_all(directory, {f"{stem}.{suffix}": data for suffix, data in contents.items()})
     start, end = table.column("start").to_numpy(), table.column("end").to_numpy()
     manifest = {
         "format": FORMAT,
+        **fields,
         "source": source,
         "day": day_name(day),
         "part": part,
@@ -292,7 +309,7 @@ def write_table(root: Path, source: str, table: pa.Table) -> list[Path]:
     # Encoding (zstd, mostly) releases the GIL: the next day's files are encoded while this
     # day's are written. At most two days' contents are in memory at once.
     with _locked(root), ThreadPoolExecutor(max_workers=_ENCODERS) as pool:
-        pending: deque[Future[tuple[pa.Table, dict[str, bytes]]]] = deque(
+        pending: deque[Future[Encoded]] = deque(
             pool.submit(_encode, pieces) for _, pieces in days[:_ENCODERS])
         for number, (day, _) in enumerate(days):
             encoded = pending.popleft().result()

@@ -1,0 +1,229 @@
+"""A partition's rows for point reads: small zstd blocks, any row decoded without Parquet.
+
+A lookup finds its rows in the memory-mapped key arrays in microseconds; decoding those rows
+from Parquet then cost a millisecond or more (a whole row group of every column, through the
+Parquet reader's setup), which made the lookup hundreds of times slower than its search. So
+each partition also keeps its rows, in index order, in blocks of `BLOCK_ROWS` rows compressed
+one by one: a row is read by decompressing one block (a few kilobytes) and slicing it.
+
+The columns the key arrays already hold (address key, prefix length, start, end, ports) are
+not repeated here. Times are kept as differences from the row's start or end (zero for most
+rows: a piece that was not split, a session whose last record is its Stop), so they cost
+almost nothing once compressed.
+
+Block layout, before compression (little-endian, column after column so like values sit
+together): header `<II` (rows, evidence entries) and one `<I` blob length per string column;
+then a null mask (uint8 per row), five int64 columns, the uint32 lengths of each string
+column, the evidence count per row (uint32), the evidence lines (int64) and the lengths of the
+evidence file and hash strings, and last the string blobs (UTF-8).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from cpniguard.connectivity.events import Evidence
+from cpniguard.connectivity.store.schema import OPEN_END
+
+BLOCK_ROWS = 32  # 64 or 128 compress 6-10 % smaller and decode a row 1.5-2x slower
+STRING_COLUMNS = ("source", "username", "mac", "client_id", "duid", "circuit_id", "remote_id",
+                  "device", "session_id", "flags", "terminate_cause")
+_HEADER = struct.Struct(f"<II{len(STRING_COLUMNS)}I")
+# Null mask bits: the nullable columns.
+_NO_LAST_SEEN, _NO_CAUSE, _NO_OCTETS_IN, _NO_OCTETS_OUT = 1, 2, 4, 8
+_CODEC = pa.Codec("zstd", compression_level=3)
+_INT = struct.Struct("<q")
+_CODE = struct.Struct("<I")
+_PAIR = struct.Struct("<II")
+
+
+def _strings(array: pa.Array) -> tuple[npt.NDArray[np.int64], bytes]:
+    """(offsets, data) of a plain string array, nulls as empty strings."""
+    array = pc.fill_null(array, "") if array.null_count else array
+    offsets = np.frombuffer(array.buffers()[1], np.int32)[array.offset:array.offset + len(array)
+                                                          + 1].astype(np.int64)
+    data = array.buffers()[2]
+    return offsets, b"" if data is None else data.to_pybytes()
+
+
+def _ints(array: pa.Array) -> npt.NDArray[np.int64]:
+    return np.asarray(array.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _nulls(array: pa.Array) -> npt.NDArray[np.bool_]:
+    return np.asarray(array.is_null().to_numpy(zero_copy_only=False), bool)
+
+
+def _evidence_sources(entries: pa.StructArray) -> tuple[list[tuple[str, str]],
+                                                       npt.NDArray[np.uint32]]:
+    """The distinct (file, sha256) pairs of these evidence entries, and each entry's pair: a
+    partition's rows come from a handful of files, so the pairs are kept once, in the
+    manifest, and an entry is its pair's number and its line."""
+    # flatten(), not field(): only flatten() applies the struct array's own slice offset.
+    children = dict(zip([entries.type.field(i).name for i in range(entries.type.num_fields)],
+                        entries.flatten(), strict=True))
+    files = pc.dictionary_encode(pc.fill_null(children["file"], ""))
+    hashes = pc.dictionary_encode(pc.fill_null(children["sha256"], ""))
+    pair = (np.asarray(files.indices, np.int64) * len(hashes.dictionary)
+            + np.asarray(hashes.indices, np.int64))
+    distinct, codes = np.unique(pair, return_inverse=True)
+    names, digests = files.dictionary.to_pylist(), hashes.dictionary.to_pylist()
+    sources = [(names[int(n) // len(digests)], digests[int(n) % len(digests)]) for n in distinct]
+    return sources, codes.astype(np.uint32)
+
+
+def encode(table: pa.Table) -> tuple[bytes, npt.NDArray[np.int64], list[tuple[str, str]]]:
+    """(blocks, block table, evidence sources) for a partition's rows in index order
+    (schema.ARROW_SCHEMA).
+
+    The block table has one row per block: (byte offset, compressed size, raw size)."""
+    count = len(table)
+    col = {name: table.column(name).combine_chunks() for name in table.column_names}
+    start, end = _ints(col["start"]), _ints(col["end"])
+    original_end = _ints(col["original_end"])
+    mask = ((_nulls(col["last_seen"]) * _NO_LAST_SEEN)
+            | (_nulls(col["terminate_cause"]) * _NO_CAUSE)
+            | (_nulls(col["octets_in"]) * _NO_OCTETS_IN)
+            | (_nulls(col["octets_out"]) * _NO_OCTETS_OUT)).astype(np.uint8)
+    ints = np.stack([
+        _ints(col["original_start"]) - start,
+        original_end - end,
+        # A closed session's last record is usually its Stop: zero once compressed.
+        np.where(mask & _NO_LAST_SEEN, 0,
+                 _ints(col["last_seen"]) - _seen_base(start, original_end)),
+        _ints(col["octets_in"]), _ints(col["octets_out"]),
+    ])
+    strings = [_strings(col[name]) for name in STRING_COLUMNS]
+    evidence = col["evidence"]
+    ev_offsets = np.frombuffer(evidence.buffers()[1], np.int32)[
+        evidence.offset:evidence.offset + count + 1].astype(np.int64)
+    ev_offsets -= ev_offsets[0] if count else 0
+    entries = evidence.flatten()  # the struct entries of these rows only
+    sources, ev_codes = _evidence_sources(entries)
+    ev_lines = _ints(entries.flatten()[[entries.type.field(i).name for i in
+                                        range(entries.type.num_fields)].index("line")])
+    chunks: list[bytes] = []
+    table_rows: list[tuple[int, int, int]] = []
+    position = 0
+    for first in range(0, count, BLOCK_ROWS):
+        last = min(first + BLOCK_ROWS, count)
+        ev_first, ev_last = int(ev_offsets[first]), int(ev_offsets[last])
+        blobs = [data[offsets[first]:offsets[last]] for offsets, data in strings]
+        raw = b"".join([
+            _HEADER.pack(last - first, ev_last - ev_first, *(len(b) for b in blobs)),
+            mask[first:last].tobytes(), ints[:, first:last].tobytes(),
+            *(np.diff(offsets[first:last + 1]).astype(np.uint32).tobytes()
+              for offsets, _ in strings),
+            np.diff(ev_offsets[first:last + 1]).astype(np.uint32).tobytes(),
+            ev_codes[ev_first:ev_last].tobytes(), ev_lines[ev_first:ev_last].tobytes(),
+            *blobs,
+        ])
+        packed = _CODEC.compress(raw, asbytes=True)
+        chunks.append(packed)
+        table_rows.append((position, len(packed), len(raw)))
+        position += len(packed)
+    return (b"".join(chunks), np.array(table_rows, dtype=np.int64).reshape(-1, 3), sources)
+
+
+def _seen_base(start: Any, original_end: Any) -> Any:
+    """What `last_seen` is kept relative to: the original end when there is one, else the
+    start (works on ints and on arrays alike)."""
+    return np.where(original_end == OPEN_END, start, original_end) if isinstance(
+        start, np.ndarray) else (start if original_end == OPEN_END else original_end)
+
+
+class Block:
+    """One decompressed block, read in place: `row` unpacks just the row asked for.
+
+    Building numpy views of every column cost more than a lookup's whole budget; a row needs
+    about thirty fixed-offset reads, which `struct` does in a few microseconds."""
+
+    __slots__ = ("blobs", "ev_codes", "ev_lines", "ints", "offsets", "raw", "rows", "sources")
+
+    def __init__(self, raw: bytes, sources: list[tuple[str, str]]) -> None:
+        header = _HEADER.unpack_from(raw)
+        rows, entries, sizes = header[0], header[1], header[2:]
+        self.raw, self.rows, self.sources = raw, rows, sources
+        self.ints = _HEADER.size + rows                      # after the null mask
+        at = self.ints + 40 * rows                           # five int64 columns
+        # Lengths are stored (they compress better than offsets); one cumsum makes them
+        # offsets: row i of string column c is blob c [offsets[c, i]:offsets[c, i + 1]].
+        columns = len(STRING_COLUMNS)
+        lengths = np.frombuffer(raw, np.uint32, (columns + 1) * rows, at)
+        at += lengths.nbytes
+        self.offsets = np.zeros((columns + 1, rows + 1), np.int64)
+        np.cumsum(lengths.reshape(columns + 1, rows), axis=1, out=self.offsets[:, 1:])
+        self.ev_codes = at                                   # the last row: evidence entries
+        self.ev_lines = at + 4 * entries
+        at = self.ev_lines + 8 * entries
+        blobs = []
+        for size in sizes:
+            blobs.append(at)
+            at += size
+        self.blobs = blobs
+
+    def row(self, i: int, start: int, end: int) -> dict[str, Any]:
+        """The fields of row `i` that the key arrays do not hold."""
+        raw, rows, blobs = self.raw, self.rows, self.blobs
+        mask = raw[_HEADER.size + i]
+        original_start, original_end, seen, octets_in, octets_out = (
+            _INT.unpack_from(raw, self.ints + 8 * (k * rows + i))[0] for k in range(5))
+        offsets = self.offsets[:, i:i + 2].tolist()
+        fields: dict[str, Any] = {
+            name: raw[blobs[n] + offsets[n][0]:blobs[n] + offsets[n][1]].decode()
+            for n, name in enumerate(STRING_COLUMNS)}
+        if mask & _NO_CAUSE:
+            fields["terminate_cause"] = None
+        first, last = offsets[-1]
+        found = []
+        for e in range(first, last):
+            file, sha256 = self.sources[_CODE.unpack_from(raw, self.ev_codes + 4 * e)[0]]
+            found.append(Evidence(file=file, line=_INT.unpack_from(raw, self.ev_lines + 8 * e)[0],
+                                  sha256=sha256))
+        evidence = tuple(found)
+        original_end += end
+        fields.update(
+            original_start=start + original_start, original_end=original_end,
+            last_seen=None if mask & _NO_LAST_SEEN else _seen_base(start, original_end) + seen,
+            octets_in=None if mask & _NO_OCTETS_IN else octets_in,
+            octets_out=None if mask & _NO_OCTETS_OUT else octets_out,
+            evidence=evidence,
+        )
+        return fields
+
+
+class RowBlocks:
+    """The blocks of one partition, memory-mapped; recently decoded blocks are kept."""
+
+    _KEEP = 8
+
+    def __init__(self, data: npt.NDArray[np.uint8], table: npt.NDArray[np.int64],
+                 block_rows: int, sources: list[tuple[str, str]]) -> None:
+        self._data = data
+        self._sources = [(file, sha) for file, sha in sources]
+        self._block_rows = block_rows
+        self._table = table
+        self._recent: OrderedDict[int, Block] = OrderedDict()
+
+    def block(self, number: int) -> Block:
+        found = self._recent.get(number)
+        if found is not None:
+            return found
+        offset, size, raw_size = self._table[number].tolist()
+        raw = _CODEC.decompress(self._data[offset:offset + size], decompressed_size=raw_size,
+                                asbytes=True)
+        found = Block(raw, self._sources)
+        self._recent[number] = found
+        if len(self._recent) > self._KEEP:
+            self._recent.popitem(last=False)
+        return found
+
+    def fields(self, row: int, start: int, end: int) -> dict[str, Any]:
+        return self.block(row // self._block_rows).row(row % self._block_rows, start, end)
