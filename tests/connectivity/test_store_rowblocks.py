@@ -27,6 +27,16 @@ TEXTS = ["", "user@example.net", "Zoë@example.org", "a,b", "x" * 300, "02:00:00
          "tab\there", "🙂"]
 
 
+def session_id(rng: random.Random, seed: int) -> str:
+    """Hex ids (packed to bytes when a whole block has them) in either case, or a mix."""
+    lower = f"{rng.getrandbits(128):032x}"
+    if seed % 3 == 1:
+        return lower
+    if seed % 3 == 2:
+        return rng.choice([lower.upper(), f"{rng.getrandbits(32):08X}"])
+    return rng.choice([lower, lower.upper(), "", "0a1", "aB", "sess-7", "00"])
+
+
 def varied_rows(count: int, seed: int, *, ports: bool) -> list[StoredInterval]:
     """Every column varied: nulls, empty and non-ASCII strings, open ends, several evidence
     entries or none, split pieces whose original interval differs from the stored one."""
@@ -47,7 +57,7 @@ def varied_rows(count: int, seed: int, *, ports: bool) -> list[StoredInterval]:
             port_first=first, port_last=first + 63 if has_ports else -1,
             username=rng.choice(TEXTS), mac=rng.choice(TEXTS), client_id=rng.choice(TEXTS),
             duid=rng.choice(TEXTS), circuit_id=rng.choice(TEXTS), remote_id=rng.choice(TEXTS),
-            device=rng.choice(TEXTS), session_id=f"{rng.getrandbits(128):032x}",
+            device=rng.choice(TEXTS), session_id=session_id(rng, seed),
             flags=rng.choice(["", "no-stop", "continued-in-later-file,no-stop"]),
             evidence=tuple(Evidence(rng.choice(["a.log", "détail.log"]), rng.randrange(1, 10**9),
                                     rng.choice(["ab" * 32, ""]))

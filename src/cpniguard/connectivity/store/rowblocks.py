@@ -12,10 +12,11 @@ rows: a piece that was not split, a session whose last record is its Stop), so t
 almost nothing once compressed.
 
 Block layout, before compression (little-endian, column after column so like values sit
-together): header `<II` (rows, evidence entries) and one `<I` blob length per string column;
-then a null mask (uint8 per row), five int64 columns, the uint32 lengths of each string
-column, the evidence count per row (uint32), the evidence lines (int64) and the lengths of the
-evidence file and hash strings, and last the string blobs (UTF-8).
+together): header `<III` (rows, evidence entries, flags) and one `<I` blob length per string
+column; then a null mask (uint8 per row), five int64 columns, the uint32 lengths of each string
+column, the evidence count per row (uint32), each evidence entry's source (uint32: a number in
+the manifest's `evidence_sources`, the distinct file and SHA-256 pairs) and line (int64), and
+last the string blobs (UTF-8; the session ids as the bytes they spell when the flags say so).
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from cpniguard.connectivity.store.schema import OPEN_END
 BLOCK_ROWS = 32  # 64 or 128 compress 6-10 % smaller and decode a row 1.5-2x slower
 STRING_COLUMNS = ("source", "username", "mac", "client_id", "duid", "circuit_id", "remote_id",
                   "device", "session_id", "flags", "terminate_cause")
-_HEADER = struct.Struct(f"<II{len(STRING_COLUMNS)}I")
+_HEADER = struct.Struct(f"<III{len(STRING_COLUMNS)}I")
+_SESSION = STRING_COLUMNS.index("session_id")
+# Header flags: every session id of the block is hex digits (lower or upper case), kept as the
+# bytes they spell. RADIUS unique session ids are 32 hex digits of an MD5: half the bytes.
+_HEX_LOWER, _HEX_UPPER = 1, 2
 # Null mask bits: the nullable columns.
 _NO_LAST_SEEN, _NO_CAUSE, _NO_OCTETS_IN, _NO_OCTETS_OUT = 1, 2, 4, 8
 _CODEC = pa.Codec("zstd", compression_level=3)
@@ -55,6 +60,10 @@ def _strings(array: pa.Array) -> tuple[npt.NDArray[np.int64], bytes]:
 
 def _ints(array: pa.Array) -> npt.NDArray[np.int64]:
     return np.asarray(array.fill_null(0).to_numpy(zero_copy_only=False), np.int64)
+
+
+def _np_bool(array: pa.Array) -> npt.NDArray[np.bool_]:
+    return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), bool)
 
 
 def _nulls(array: pa.Array) -> npt.NDArray[np.bool_]:
@@ -101,6 +110,9 @@ def encode(table: pa.Table) -> tuple[bytes, npt.NDArray[np.int64], list[tuple[st
         _ints(col["octets_in"]), _ints(col["octets_out"]),
     ])
     strings = [_strings(col[name]) for name in STRING_COLUMNS]
+    sessions = col["session_id"]
+    hex_case = [_np_bool(pc.match_substring_regex(sessions, "^([0-9a-f]{2})+$")),
+                _np_bool(pc.match_substring_regex(sessions, "^([0-9A-F]{2})+$"))]
     evidence = col["evidence"]
     ev_offsets = np.frombuffer(evidence.buffers()[1], np.int32)[
         evidence.offset:evidence.offset + count + 1].astype(np.int64)
@@ -116,11 +128,17 @@ def encode(table: pa.Table) -> tuple[bytes, npt.NDArray[np.int64], list[tuple[st
         last = min(first + BLOCK_ROWS, count)
         ev_first, ev_last = int(ev_offsets[first]), int(ev_offsets[last])
         blobs = [data[offsets[first]:offsets[last]] for offsets, data in strings]
+        lengths = [np.diff(offsets[first:last + 1]).astype(np.uint32) for offsets, _ in strings]
+        flags = 0
+        for flag, is_hex in zip((_HEX_LOWER, _HEX_UPPER), hex_case, strict=True):
+            if not flags and is_hex[first:last].all():
+                flags = flag
+                blobs[_SESSION] = bytes.fromhex(blobs[_SESSION].decode("ascii"))
+                lengths[_SESSION] //= 2
         raw = b"".join([
-            _HEADER.pack(last - first, ev_last - ev_first, *(len(b) for b in blobs)),
+            _HEADER.pack(last - first, ev_last - ev_first, flags, *(len(b) for b in blobs)),
             mask[first:last].tobytes(), ints[:, first:last].tobytes(),
-            *(np.diff(offsets[first:last + 1]).astype(np.uint32).tobytes()
-              for offsets, _ in strings),
+            *(part.tobytes() for part in lengths),
             np.diff(ev_offsets[first:last + 1]).astype(np.uint32).tobytes(),
             ev_codes[ev_first:ev_last].tobytes(), ev_lines[ev_first:ev_last].tobytes(),
             *blobs,
@@ -145,11 +163,12 @@ class Block:
     Building numpy views of every column cost more than a lookup's whole budget; a row needs
     about thirty fixed-offset reads, which `struct` does in a few microseconds."""
 
-    __slots__ = ("blobs", "ev_codes", "ev_lines", "ints", "offsets", "raw", "rows", "sources")
+    __slots__ = ("blobs", "ev_codes", "ev_lines", "flags", "ints", "offsets", "raw", "rows",
+                 "sources")
 
     def __init__(self, raw: bytes, sources: list[tuple[str, str]]) -> None:
         header = _HEADER.unpack_from(raw)
-        rows, entries, sizes = header[0], header[1], header[2:]
+        rows, entries, self.flags, sizes = header[0], header[1], header[2], header[3:]
         self.raw, self.rows, self.sources = raw, rows, sources
         self.ints = _HEADER.size + rows                      # after the null mask
         at = self.ints + 40 * rows                           # five int64 columns
@@ -176,9 +195,13 @@ class Block:
         original_start, original_end, seen, octets_in, octets_out = (
             _INT.unpack_from(raw, self.ints + 8 * (k * rows + i))[0] for k in range(5))
         offsets = self.offsets[:, i:i + 2].tolist()
-        fields: dict[str, Any] = {
-            name: raw[blobs[n] + offsets[n][0]:blobs[n] + offsets[n][1]].decode()
-            for n, name in enumerate(STRING_COLUMNS)}
+        fields: dict[str, Any] = {}
+        for n, name in enumerate(STRING_COLUMNS):
+            text = raw[blobs[n] + offsets[n][0]:blobs[n] + offsets[n][1]]
+            if n == _SESSION and self.flags:
+                fields[name] = text.hex() if self.flags & _HEX_LOWER else text.hex().upper()
+            else:
+                fields[name] = text.decode()
         if mask & _NO_CAUSE:
             fields["terminate_cause"] = None
         first, last = offsets[-1]
