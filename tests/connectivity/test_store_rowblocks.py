@@ -15,10 +15,11 @@ import pytest
 
 from cpniguard.connectivity.events import Evidence
 from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval
-from cpniguard.connectivity.store.index import PartitionIndex
+from cpniguard.connectivity.store.index import PartitionIndex, Query, probe_arrays
 from cpniguard.connectivity.store.rowblocks import BLOCK_ROWS
 from cpniguard.connectivity.store.schema import DAY_US, OPEN_END, address_key, from_us, to_us
 from cpniguard.connectivity.store.verify import verify_store
+from cpniguard.connectivity.store.writer import KEY_DTYPE
 
 BASE = to_us(datetime(2025, 6, 1, tzinfo=UTC))
 ADDRESSES = ["198.18.0.1", "198.18.3.200", "100.64.0.9", "2001:db8:1:100::/56",
@@ -104,7 +105,9 @@ def _as_format_1(manifest: Path) -> None:
     """Rewrite a format 2 partition as format 1 wrote it: every index array, no blocks."""
     index = PartitionIndex(manifest)
     stem = manifest.name.removesuffix(".manifest.json")
-    arrays = {"row": np.arange(len(index.key), dtype=np.int32),
+    key = np.empty(len(index.key), dtype=KEY_DTYPE)  # little-endian halves, as format 1 had
+    key["hi"], key["lo"] = index.key["hi"], index.key["lo"]
+    arrays = {"key": key, "row": np.arange(len(index.key), dtype=np.int32),
               "plen": np.array(index.plen, np.uint8), "pfirst": np.array(index.pfirst),
               "plast": np.array(index.plast)}
     data = json.loads(manifest.read_text())
@@ -138,3 +141,26 @@ def test_format_1_partitions_still_answer(tmp_path: Path) -> None:
         assert answers[0] == answers[1]
         assert answers[0]
         assert row in [m.interval for m in answers[0]]
+
+
+def test_keys_search_as_opaque_bytes_in_key_order(tmp_path: Path) -> None:
+    """Format 2 searches the keys as 16 big-endian bytes: every order question must come out
+    as the numeric (hi, lo) order would, including halves at 0 and 2**64 - 1, keys differing
+    only in their last byte, and runs of zero bytes (delegated prefixes end in them)."""
+    rng = random.Random(11)
+    edges = [0, 1, 255, 256, 2**63, 2**64 - 2, 2**64 - 1]
+    values = {(rng.choice(edges), rng.choice(edges)) for _ in range(60)}
+    values |= {(rng.getrandbits(64), rng.getrandbits(64) & ~0xFF) for _ in range(40)}
+    values |= {(0x20010DB8 << 32, n) for n in range(4)}
+    rows = [StoredInterval(hi=hi, lo=lo, plen=128, start=BASE + n, end=BASE + n + 10,
+                           original_start=BASE + n, original_end=BASE + n + 10)
+            for n, (hi, lo) in enumerate(sorted(values))
+            if not (hi == 0 and lo >> 32 == 0xFFFF)]  # ::ffff:0:0/96 is IPv4's block
+    [manifest] = EmbeddedLogStore(tmp_path).add("radius", rows)
+    index = PartitionIndex(manifest)
+    stored = list(zip(index.key["hi"].tolist(), index.key["lo"].tolist(), strict=True))
+    assert stored == sorted(stored)
+    assert [(r.hi, r.lo) for r in sorted(rows, key=lambda r: (r.hi, r.lo))] == stored
+    for number, row in enumerate(sorted(rows, key=lambda r: (r.hi, r.lo))):
+        probe = probe_arrays([Query(row.address.network_address, from_us(row.start + 5))])
+        assert index.find_rows(probe) == [[number]]

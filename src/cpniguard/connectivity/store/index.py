@@ -32,7 +32,7 @@ from cpniguard.connectivity.store.schema import (
     prefix_mask,
     to_us,
 )
-from cpniguard.connectivity.store.writer import KEY_DTYPE
+from cpniguard.connectivity.store.writer import KEY_DTYPE, KEY_DTYPE_BE
 
 _FLAT_COLUMNS = frozenset(
     name for name in ARROW_SCHEMA.names
@@ -141,8 +141,12 @@ class PartitionIndex:
             return array
 
         self.key: npt.NDArray[np.void] = mapped("key")
-        if self.key.dtype != KEY_DTYPE:
+        expected = KEY_DTYPE if self.format == 1 else KEY_DTYPE_BE
+        if self.key.dtype != expected:
             raise ValueError(f"{manifest_path}: unexpected key dtype {self.key.dtype}")
+        # What the binary search runs on: format 2's keys as opaque 16-byte values (their
+        # big-endian bytes sort as the keys do), format 1's as the structured pairs.
+        self._sorted: npt.NDArray[np.void] = self.key.view("V16") if self.format >= 2 else self.key
         self.start: npt.NDArray[np.int64] = mapped("start")
         self.end: npt.NDArray[np.int64] = mapped("end")
         count = len(self.key)
@@ -181,13 +185,14 @@ class PartitionIndex:
         count = len(probe.hi)
         found: list[list[int]] = [[] for _ in range(count)]
         lengths = self.prefix_lengths
-        wanted = np.empty(len(lengths) * count, dtype=KEY_DTYPE)
+        wanted = np.empty(len(lengths) * count, dtype=self.key.dtype)
         for number, plen in enumerate(lengths):
             mask_hi, mask_lo = prefix_mask(plen)
             wanted["hi"][number * count:(number + 1) * count] = probe.hi & np.uint64(mask_hi)
             wanted["lo"][number * count:(number + 1) * count] = probe.lo & np.uint64(mask_lo)
-        lefts = np.searchsorted(self.key, wanted, side="left")
-        rights = np.searchsorted(self.key, wanted, side="right")
+        probes = wanted.view("V16") if self.format >= 2 else wanted
+        lefts = np.searchsorted(self._sorted, probes, side="left")
+        rights = np.searchsorted(self._sorted, probes, side="right")
         hits = np.flatnonzero(rights > lefts)
         for hit, left, right in zip(hits.tolist(), lefts[hits].tolist(), rights[hits].tolist(),
                                     strict=True):

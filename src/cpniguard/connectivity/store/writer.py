@@ -47,7 +47,10 @@ from cpniguard.connectivity.store.schema import (
 FORMAT = 2  # 1: every index array and no row blocks (still read)
 MAX_SPLIT_DAYS = 3700  # ten years; longer means a bad timestamp, and splitting would flood disk
 ROW_GROUP_SIZE = 1_024  # a lookup decodes one whole group for its row: keep it small
-KEY_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8")])
+KEY_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8")])  # format 1
+# Format 2: big-endian halves, so the 16 raw bytes sort as the key does and a binary search
+# compares them as one opaque value (numpy's structured compare was ~20 us per search).
+KEY_DTYPE_BE = np.dtype([("hi", ">u8"), ("lo", ">u8")])
 INDEX_FILES = ("key", "start", "end", "row", "plen", "pfirst", "plast")  # format 1
 _ENCODERS = 2  # the reference machine has two cores
 _DICTIONARY_COLUMNS = ["source", "username", "mac", "client_id", "duid", "circuit_id",
@@ -239,7 +242,7 @@ def _encode(table: pa.Table) -> Encoded:
     and the rows are kept a second time in `rowblocks` for point reads."""
     table = table.cast(ARROW_SCHEMA)
     count = len(table)
-    key = np.empty(count, dtype=KEY_DTYPE)
+    key = np.empty(count, dtype=KEY_DTYPE_BE)
     key["hi"], key["lo"] = table.column("hi").to_numpy(), table.column("lo").to_numpy()
     arrays: dict[str, np.ndarray] = {
         "key": key,
