@@ -1,4 +1,5 @@
-"""`cpniguard quality speedtest import`: speed-test results into the records database.
+"""`cpniguard quality speedtest import`: speed-test results into the records database
+(`quality speedtest quarantine` lists what an import could not use: speedtest_quarantine.py).
 
     cpniguard quality speedtest import --format iperf3 --account A1000001 \\
         --purpose troubleshooting --reference TKT-104233 result.json
@@ -24,6 +25,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from cpniguard.connectivity.question import Usage
 from cpniguard.quality.cli_errors import EXIT_USAGE, exit_for
 from cpniguard.quality.speedtest_formats import CSV_COLUMNS
+from cpniguard.quality.speedtest_quarantine import add_quarantine
 
 SHOWN_PROBLEMS = 20
 
@@ -121,3 +123,4 @@ def add_speedtest(actions: Any) -> None:
                       "needs one")
     load.add_argument("--json", action="store_true", help="print the summary as JSON")
     load.set_defaults(func=_import)
+    add_quarantine(sub)
