@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -44,6 +45,9 @@ _LISTINGS_LIMIT = 8192
 _OPENED: OrderedDict[tuple[str, int, int], PartitionIndex] = OrderedDict()
 _OPENED_LIMIT = 512
 _OPENED_LOCK = threading.Lock()
+
+
+_day_text = lru_cache(maxsize=8192)(day_name)  # a lookup's day as a directory name
 
 
 def _opened(manifest: Path) -> PartitionIndex:
@@ -127,8 +131,25 @@ class EmbeddedLogStore:
         """Every stored row holding `address` (and `port`) at `at`, or within `skew` of it.
 
         More than one match is an answer too: the caller must report it as ambiguous.
+
+        `batch_lookup` of one query, without its grouping of queries by day: for the usual
+        question, whose window lies in one UTC day, that bookkeeping cost a third of the
+        lookup. Tests hold both to the same answers.
         """
-        return self.batch_lookup([Query(address, at, port, skew)])[0]
+        query = Query(address, at, port, skew)
+        probe = probe_arrays([query])
+        day = int(probe.low[0]) // DAY_US
+        if int(probe.high[0]) // DAY_US != day:
+            return self.batch_lookup([query])[0]
+        matches: list[Match] = []
+        for manifest in self._manifests(_day_text(day)):
+            index = self._index(manifest)
+            [rows] = index.find_rows(probe)
+            if rows:
+                decoded = index.read_rows(rows)
+                matches.extend(Match(decoded[r], index.source, index.day, index.part, r)
+                               for r in rows)
+        return sorted(matches, key=_sort_key) if len(matches) > 1 else matches
 
     def batch_lookup(self, queries: Iterable[Query]) -> list[list[Match]]:
         queries = list(queries)
@@ -137,7 +158,7 @@ class EmbeddedLogStore:
         for number, (low, high) in enumerate(zip(everything.low.tolist(),
                                                  everything.high.tolist(), strict=True)):
             for day_number in range(low // DAY_US, high // DAY_US + 1):
-                by_day.setdefault(day_name(day_number), []).append(number)
+                by_day.setdefault(_day_text(day_number), []).append(number)
         results: list[list[Match]] = [[] for _ in queries]
         for day, numbers in by_day.items():
             probe = everything.subset(numbers)
