@@ -186,29 +186,33 @@ class PartitionIndex:
         found: list[list[int]] = [[] for _ in range(count)]
         lengths = self.prefix_lengths
         wanted = np.empty(len(lengths) * count, dtype=self.key.dtype)
-        for number, plen in enumerate(lengths):
+        for block, plen in enumerate(lengths):
             mask_hi, mask_lo = prefix_mask(plen)
-            wanted["hi"][number * count:(number + 1) * count] = probe.hi & np.uint64(mask_hi)
-            wanted["lo"][number * count:(number + 1) * count] = probe.lo & np.uint64(mask_lo)
+            wanted["hi"][block * count:(block + 1) * count] = probe.hi & np.uint64(mask_hi)
+            wanted["lo"][block * count:(block + 1) * count] = probe.lo & np.uint64(mask_lo)
         probes = wanted.view("V16") if self.format >= 2 else wanted
         lefts = np.searchsorted(self._sorted, probes, side="left")
         rights = np.searchsorted(self._sorted, probes, side="right")
         hits = np.flatnonzero(rights > lefts)
-        for hit, left, right in zip(hits.tolist(), lefts[hits].tolist(), rights[hits].tolist(),
-                                    strict=True):
-            number, q = divmod(hit, count)
-            plen = lengths[number]
-            # Rows of one network in one day: a short run, filtered exactly.
-            ok = self.start[left:right] <= probe.high[q]
-            ok &= self.end[left:right] > probe.low[q]
-            if len(lengths) > 1:
-                ok &= self.plen[left:right] == plen
-            port = probe.port[q]
-            if port != _NO_PORT:
-                first, last = self.pfirst[left:right], self.plast[left:right]
-                ok &= (first == -1) | ((first <= port) & (port <= last))
-            rows = np.flatnonzero(ok) + left if self.row is None else self.row[left:right][ok]
-            found[q].extend(rows.tolist())
+        if not len(hits):
+            return found
+        # Each hit is a short run of rows holding that masked key (one network's day); every
+        # run's rows are filtered exactly, all at once, then handed back per query in order.
+        first, runs = lefts[hits], rights[hits] - lefts[hits]
+        hit = np.repeat(np.arange(len(hits)), runs)
+        at = np.repeat(first, runs) + np.arange(len(hit)) - np.repeat(np.cumsum(runs) - runs, runs)
+        number, query = np.divmod(hits[hit], count)
+        ok = (self.start[at] <= probe.high[query]) & (self.end[at] > probe.low[query])
+        if len(lengths) > 1:
+            ok &= self.plen[at] == np.asarray(lengths, np.uint8)[number]
+        port = probe.port[query]
+        asked = port != _NO_PORT
+        if asked.any():
+            low_port, high_port = self.pfirst[at], self.plast[at]
+            ok &= ~asked | (low_port == -1) | ((low_port <= port) & (port <= high_port))
+        rows = at[ok] if self.row is None else self.row[at[ok]]
+        for q, row in zip(query[ok].tolist(), rows.tolist(), strict=True):
+            found[q].append(row)
         return found
 
     def _parquet(self) -> tuple[pq.ParquetFile, npt.NDArray[np.int64]]:
