@@ -105,17 +105,31 @@ def _window(held: Holdings, mask: npt.NDArray[np.bool_], buckets: Buckets
     return mask & (held.start < buckets.until) & (held.finish > buckets.since)
 
 
-def pool_usage(pool: Pool, held: Holdings, buckets: Buckets, k: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PoolCounts:
+    """A pool's figures before the k rule: addresses in use at each sample, its holders."""
+
+    in_use: Ints
+    holders: int
+    peak: int
+
+
+def pool_counts(pool: Pool, held: Holdings, buckets: Buckets, samples: Ints | None = None
+                ) -> PoolCounts:
     mine = (held.plen == 128) & (held.port_first < 0) & _inside(held, pool.networks)
     if pool.device:
         wanted = [n for n, name in enumerate(held.device_names) if name == pool.device]
         mine &= np.isin(held.device, wanted)
     mine = _window(held, mine, buckets)
     starts, finishes = held.start[mine], held.finish[mine]
-    series = _in_use(starts, finishes, buckets.starts())
-    holders = len(distinct(held.holder[mine]))
+    series = _in_use(starts, finishes, buckets.starts() if samples is None else samples)
     peak = int(_peaks(np.zeros(len(starts), np.int64), np.maximum(starts, buckets.since),
                       np.minimum(finishes, buckets.until), 1)[0])
+    return PoolCounts(series, len(distinct(held.holder[mine])), peak)
+
+
+def present_pool(pool: Pool, counts: PoolCounts, k: int) -> dict[str, Any]:
+    peak, holders, series = counts.peak, counts.holders, counts.in_use
     share = peak / pool.capacity if pool.capacity else 0.0
     shown = cell(peak, holders, k)
     return {
@@ -128,15 +142,40 @@ def pool_usage(pool: Pool, held: Holdings, buckets: Buckets, k: int) -> dict[str
     }
 
 
+def pool_usage(pool: Pool, held: Holdings, buckets: Buckets, k: int) -> dict[str, Any]:
+    return present_pool(pool, pool_counts(pool, held, buckets), k)
+
+
 def port_blocks(held: Holdings, buckets: Buckets, k: int, warn_at: float = 0.9,
                 top: int = 20, cgnat_pools: tuple[Network, ...] = ()) -> dict[str, Any]:
     """Per public address: peak blocks in use against the blocks it can hold; per CGNAT pool,
     the same summed over its addresses."""
+    return present_port_blocks(port_block_counts(held, buckets, warn_at, top, cgnat_pools), k)
+
+
+def present_port_blocks(counts: dict[str, Any], k: int) -> dict[str, Any]:
+    """`port_block_counts` with k applied: a peak over 1..k-1 holders is not shown, nor its
+    share."""
+    def row(found: dict[str, Any]) -> dict[str, Any]:
+        shown = cell(1, found["holders"], k) is not None
+        return {key: (found["peak_blocks"] if shown else None) if key == "peak_blocks"
+                else (found["share"] if shown else None) if key == "share" else value
+                for key, value in found.items() if key != "holders"}
+
+    return {"addresses": counts["addresses"], "block_capacity": counts["block_capacity"],
+            "peak_blocks_sum": cell(counts["peak_blocks_sum"], counts["holders"], k),
+            "warnings": counts["warnings"], "warn_at": counts["warn_at"],
+            "top": [row(r) for r in counts["top"]], "pools": [row(r) for r in counts["pools"]]}
+
+
+def port_block_counts(held: Holdings, buckets: Buckets, warn_at: float = 0.9, top: int = 20,
+                      cgnat_pools: tuple[Network, ...] = ()) -> dict[str, Any]:
+    """`port_blocks` before the k rule: each peak with its distinct holders (`holders`)."""
     mine = np.flatnonzero(_window(held, held.port_first >= 0, buckets))
     keys = np.stack([held.hi[mine].view(np.int64), held.lo[mine].view(np.int64)], axis=1)
     if not len(mine):
-        return {"addresses": 0, "block_capacity": 0, "peak_blocks_sum": 0, "warnings": 0,
-                "warn_at": warn_at, "top": [], "pools": []}
+        return {"addresses": 0, "block_capacity": 0, "peak_blocks_sum": 0, "holders": 0,
+                "warnings": 0, "warn_at": warn_at, "top": [], "pools": []}
     # The public address of each row, numbered: one lexsort on the halves (a unique over
     # rows sorts structured values, far slower).
     order = np.lexsort((keys[:, 1], keys[:, 0]))
@@ -166,21 +205,20 @@ def port_blocks(held: Holdings, buckets: Buckets, k: int, warn_at: float = 0.9,
     ranked = np.lexsort((np.arange(count), -share))[:top]
     names = [str(key_network(int(h), int(lo_), 128)).split("/")[0]
              for h, lo_ in unique[ranked].view(np.uint64).tolist()]
-    shown = [{"address": name, "block_size": int(size[n]),
-              "capacity_blocks": int(capacity[n]),
-              "peak_blocks": cell(int(peak[n]), int(holders[n]), k),
-              "share": round(float(share[n]), 4) if cell(1, int(holders[n]), k) is not None
-              else None, "warning": bool(share[n] >= warn_at)}
+    found = [{"address": name, "block_size": int(size[n]),
+              "capacity_blocks": int(capacity[n]), "peak_blocks": int(peak[n]),
+              "share": round(float(share[n]), 4), "warning": bool(share[n] >= warn_at),
+              "holders": int(holders[n])}
              for n, name in zip(ranked.tolist(), names, strict=True)]
     return {"addresses": count, "block_capacity": int(capacity.sum()),
-            "peak_blocks_sum": cell(int(peak.sum()), len(distinct(held.holder[mine])), k),
-            "warnings": int((share >= warn_at).sum()), "warn_at": warn_at, "top": shown,
+            "peak_blocks_sum": int(peak.sum()), "holders": len(distinct(held.holder[mine])),
+            "warnings": int((share >= warn_at).sum()), "warn_at": warn_at, "top": found,
             "pools": _cgnat_pools(held, mine, address, capacity, starts, finishes,
-                                  cgnat_pools, k, warn_at)}
+                                  cgnat_pools, warn_at)}
 
 
 def _cgnat_pools(held: Holdings, mine: Ints, address: Ints, capacity: Ints, starts: Ints,
-                 finishes: Ints, networks: tuple[Network, ...], k: int, warn_at: float
+                 finishes: Ints, networks: tuple[Network, ...], warn_at: float
                  ) -> list[dict[str, Any]]:
     rows = []
     for network in networks:
@@ -192,7 +230,7 @@ def _cgnat_pools(held: Holdings, mine: Ints, address: Ints, capacity: Ints, star
         share = peak / blocks if blocks else 0.0
         rows.append({"pool": str(network), "level": "cgnat-pool",
                      "addresses": len(distinct(address[inside])),
-                     "capacity_blocks": blocks, "peak_blocks": cell(peak, holders, k),
-                     "share": round(share, 4) if cell(1, holders, k) is not None else None,
-                     "warning": share >= warn_at})
+                     "capacity_blocks": blocks, "peak_blocks": peak,
+                     "share": round(share, 4), "warning": share >= warn_at,
+                     "holders": holders})
     return rows

@@ -113,40 +113,73 @@ def _per_bucket(buckets: Buckets, instants: Ints, holders: Ints) -> tuple[Ints, 
     return counts, distinct_per_bucket(index, holders, buckets.count)
 
 
-def group_view(level: str, name: str, source: str, start: Ints, finish: Ints, holders: Ints,
-               kinds: npt.NDArray[np.int8], buckets: Buckets, k: int,
-               dhcp: bool = False) -> dict[str, Any]:
-    """`network.DeviceView.to_dict()` of one group, plus its level."""
+@dataclass(frozen=True)
+class ViewCounts:
+    """A group view's figures before the k rule: each count with the distinct subscribers it
+    covers. `rollup` keeps these per day; `present_view` applies k the same way for both."""
+
+    active: Ints                                  # sessions up at each bucket start
+    covered: Ints                                 # distinct subscribers up there
+    series: dict[str, tuple[Ints, Ints]]          # name -> (count, distinct) per bucket
+    ends: dict[str, tuple[int, int]]              # end kind -> (sessions, distinct) in range
+    sessions: int                                 # sessions touching the range
+    subscribers: int                              # distinct holders among them
+
+
+def view_counts(start: Ints, finish: Ints, holders: Ints, kinds: npt.NDArray[np.int8],
+                buckets: Buckets, dhcp: bool = False) -> ViewCounts:
     samples = buckets.starts()
     active = _up(start, finish, samples)
     union_start, union_finish = _merged(start, finish, holders)
     covered = _up(union_start, union_finish, samples)
-    series: dict[str, list[int | None]] = {"active": cells(active, covered, k)}
-    begun, begun_by = _per_bucket(buckets, start, holders)
-    series["starts"] = cells(begun, begun_by, k)
-    ends: dict[str, int | None] = {}
+    series: dict[str, tuple[Ints, Ints]] = {"starts": _per_bucket(buckets, start, holders)}
+    ends: dict[str, tuple[int, int]] = {}
     for kind in _ENDED:
         mask = kinds == kind
-        counts, by = _per_bucket(buckets, finish[mask], holders[mask])
         label = str(KINDS[kind])
-        series[f"ends_{label.replace('-', '_')}"] = cells(counts, by, k)
+        series[f"ends_{label.replace('-', '_')}"] = _per_bucket(buckets, finish[mask],
+                                                                 holders[mask])
         inside = (finish[mask] >= buckets.since) & (finish[mask] < buckets.until)
-        ends[label] = cell(int(inside.sum()), len(distinct(holders[mask][inside])), k)
+        ends[label] = (int(inside.sum()), len(distinct(holders[mask][inside])))
     if dhcp:
         closed = kinds != OPEN
         index = np.concatenate([buckets.index(start), buckets.index(finish[closed])])
         who = np.concatenate([holders, holders[closed]])
         churn = np.bincount(index[index >= 0], minlength=buckets.count).astype(np.int64)
-        series["lease_churn"] = cells(churn, distinct_per_bucket(index, who, buckets.count), k)
+        series["lease_churn"] = (churn, distinct_per_bucket(index, who, buckets.count))
     touching = (start < buckets.until) & (finish > buckets.since)
-    subscribers = len(distinct(holders[touching]))
+    return ViewCounts(active, covered, series, ends, int(touching.sum()),
+                      len(distinct(holders[touching])))
+
+
+def present_view(level: str, name: str, source: str, counts: ViewCounts, k: int
+                 ) -> dict[str, Any]:
+    """`network.DeviceView.to_dict()` of one group, plus its level, with k applied."""
+    active, covered = counts.active, counts.covered
+    series: dict[str, list[int | None]] = {"active": cells(active, covered, k)}
+    for key, (values, by) in counts.series.items():
+        series[key] = cells(values, by, k)
+    ends = {label: cell(n, by, k) for label, (n, by) in counts.ends.items()}
+    subscribers = counts.subscribers
     peak_at = int(np.argmax(active)) if len(active) else 0
     peak = int(active[peak_at]) if len(active) else 0
     return {"level": level, "device": name, "source": source,
-            "sessions": cell(int(touching.sum()), subscribers, k),
+            "sessions": cell(counts.sessions, subscribers, k),
             "subscribers": cell(subscribers, subscribers, k),
             "peak_active": cell(peak, int(covered[peak_at]) if len(covered) else 0, k),
             "ends": ends, "series": series}
+
+
+def group_view(level: str, name: str, source: str, start: Ints, finish: Ints, holders: Ints,
+               kinds: npt.NDArray[np.int8], buckets: Buckets, k: int,
+               dhcp: bool = False) -> dict[str, Any]:
+    """`network.DeviceView.to_dict()` of one group, plus its level."""
+    return present_view(level, name, source,
+                        view_counts(start, finish, holders, kinds, buckets, dhcp), k)
+
+
+def is_dhcp(sources: list[str]) -> bool:
+    return any("dhcp" in s or "kea" in s for s in sources)
 
 
 def views(folded: Folded, group: Grouping, buckets: Buckets, k: int,
@@ -172,5 +205,5 @@ def views(folded: Folded, group: Grouping, buckets: Buckets, k: int,
         found.append(group_view(
             group.level, name, source, folded.start[mine], folded.finish[mine],
             folded.holder[mine], folded.kind[mine], buckets, k,
-            dhcp=any("dhcp" in s or "kea" in s for s in sources)))
+            dhcp=is_dhcp(sources)))
     return found

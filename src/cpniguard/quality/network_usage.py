@@ -16,6 +16,7 @@ view (None; "< k" in text and CSV).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from cpniguard.connectivity.store.schema import OPEN_END
 from cpniguard.quality.folding import NAS_RESTART, NO_STOP, STOP, Folded
 from cpniguard.quality.groups import Grouping
 from cpniguard.quality.network import Buckets
-from cpniguard.quality.suppress import cell, cells, distinct_per_bucket
+from cpniguard.quality.suppress import cell, cells, distinct, distinct_per_bucket
 from cpniguard.quality.usage import LOST_LABEL, RESTART_LABEL, UNKNOWN_LABEL, cause_name
 
 Ints = npt.NDArray[np.int64]
@@ -88,41 +89,69 @@ def _sums(buckets: Buckets, index: Ints, values: Ints) -> Ints:
     return totals
 
 
-def group_figures(table: pa.Table, folded: Folded, group: Grouping, buckets: Buckets,
-                  k: int) -> dict[str, dict[str, Any]]:
-    """By group name: `causes` (ended sessions in range by cause), `cause_series` (per bucket,
-    by cause), `usage` (octets in/out over the range) and `usage_series` (per bucket)."""
+@dataclass(frozen=True)
+class CauseUsageCounts:
+    """One group's causes and usage before the k rule (see `groups.ViewCounts`)."""
+
+    causes: dict[str, tuple[int, int, Ints, Ints]]   # label -> (sessions, distinct,
+                                                     # per-bucket count, per-bucket distinct)
+    octets_in: int
+    octets_out: int
+    everyone: int                                    # distinct holders among the readings
+    series_in: Ints
+    series_out: Ints
+    covered: Ints
+
+
+def present_figures(counts: CauseUsageCounts, k: int) -> dict[str, Any]:
+    causes: dict[str, int | None] = {}
+    series: dict[str, list[int | None]] = {}
+    # Most frequent first, then by name.
+    for label in sorted(counts.causes, key=lambda c: (-counts.causes[c][0], c)):
+        n, by, values, covered = counts.causes[label]
+        causes[label] = cell(n, by, k)
+        series[label] = cells(values, covered, k)
+    return {"causes": causes, "cause_series": series,
+            "usage": {"octets_in": cell(counts.octets_in, counts.everyone, k),
+                      "octets_out": cell(counts.octets_out, counts.everyone, k)},
+            "usage_series": {"octets_in": cells(counts.series_in, counts.covered, k),
+                             "octets_out": cells(counts.series_out, counts.covered, k)}}
+
+
+def group_counts(table: pa.Table, folded: Folded, group: Grouping, buckets: Buckets
+                 ) -> dict[str, CauseUsageCounts]:
     code, labels = session_causes(table, folded)
     at, into, out, has = _readings(table)
     row_group = group.code[folded.row_session] if len(table) else np.zeros(0, np.int64)
     row_holder = folded.holder[folded.row_session] if len(table) else np.zeros(0, np.int64)
     ended = (code >= 0) & (folded.finish >= buckets.since) & (folded.finish < buckets.until)
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, CauseUsageCounts] = {}
     for number, name in enumerate(group.names):
         mine = ended & (group.code == number)
-        causes: dict[str, int | None] = {}
-        series: dict[str, list[int | None]] = {}
-        for label_code in sorted(set(code[mine].tolist()),
-                                 key=lambda c: (-int((code[mine] == c).sum()), labels[c])):
+        causes: dict[str, tuple[int, int, Ints, Ints]] = {}
+        for label_code in sorted(set(code[mine].tolist())):
             which = mine & (code == label_code)
             holders = folded.holder[which]
-            label = labels[label_code]
-            causes[label] = cell(int(which.sum()), len(np.unique(holders)), k)
             index = buckets.index(folded.finish[which])
             counts = np.bincount(index[index >= 0], minlength=buckets.count).astype(np.int64)
-            series[label] = cells(counts, distinct_per_bucket(index, holders, buckets.count), k)
+            causes[labels[label_code]] = (int(which.sum()), len(distinct(holders)), counts,
+                                          distinct_per_bucket(index, holders, buckets.count))
         rows = has & (row_group == number) & (at >= buckets.since) & (at < buckets.until)
         index = buckets.index(at[rows])
-        covered = distinct_per_bucket(index, row_holder[rows], buckets.count)
-        everyone = len(np.unique(row_holder[rows]))
-        found[name] = {
-            "causes": causes, "cause_series": series,
-            "usage": {"octets_in": cell(int(into[rows].sum()), everyone, k),
-                      "octets_out": cell(int(out[rows].sum()), everyone, k)},
-            "usage_series": {"octets_in": cells(_sums(buckets, index, into[rows]), covered, k),
-                             "octets_out": cells(_sums(buckets, index, out[rows]), covered,
-                                                 k)}}
+        found[name] = CauseUsageCounts(
+            causes, int(into[rows].sum()), int(out[rows].sum()),
+            len(distinct(row_holder[rows])), _sums(buckets, index, into[rows]),
+            _sums(buckets, index, out[rows]),
+            distinct_per_bucket(index, row_holder[rows], buckets.count))
     return found
+
+
+def group_figures(table: pa.Table, folded: Folded, group: Grouping, buckets: Buckets,
+                  k: int) -> dict[str, dict[str, Any]]:
+    """By group name: `causes` (ended sessions in range by cause), `cause_series` (per bucket,
+    by cause), `usage` (octets in/out over the range) and `usage_series` (per bucket)."""
+    return {name: present_figures(counts, k)
+            for name, counts in group_counts(table, folded, group, buckets).items()}
 
 
 def _megabytes(values: list[int | None]) -> list[float | None]:
@@ -153,13 +182,19 @@ def group_plots(view: dict[str, Any], x: list[int], seconds: int) -> list[dict[s
 def add_causes_and_usage(report: dict[str, Any], table: pa.Table, folded: Folded,
                          groupings: dict[str, Grouping], buckets: Buckets, k: int) -> None:
     """Give the report's device (and POP) views their causes and usage, and their plots."""
+    figures: dict[str, dict[str, dict[str, Any]]] = {}
     for key, level in (("devices", "nas"), ("pops", "pop")):
-        views = report.get(key) or []
-        if not views or level not in groupings:
-            continue
-        figures = group_figures(table, folded, groupings[level], buckets, k)
-        for view in views:
-            view.update(figures.get(view["device"], {}))
+        if report.get(key) and level in groupings:
+            figures[key] = group_figures(table, folded, groupings[level], buckets, k)
+    attach_causes_and_usage(report, figures)
+
+
+def attach_causes_and_usage(report: dict[str, Any],
+                            figures: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """`figures[key][view name]`: the presented causes and usage of the views of `key`."""
+    for key in ("devices", "pops"):
+        for view in (report.get(key) or []) if key in figures else []:
+            view.update(figures[key].get(view["device"], {}))
     report.setdefault("plots", [])
     for view in report.get("devices") or []:
         report["plots"].extend(group_plots(view, report["buckets"],

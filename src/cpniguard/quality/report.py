@@ -20,20 +20,18 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.network import cgnat_pools
 from cpniguard.connectivity.question import Usage
-from cpniguard.connectivity.store.schema import OPEN_END, from_us
+from cpniguard.connectivity.store.schema import OPEN_END
 from cpniguard.quality import config
 from cpniguard.quality.capacity import holdings, pool_usage, port_blocks
 from cpniguard.quality.digest import read_day
 from cpniguard.quality.folding import Folded, fold
 from cpniguard.quality.groups import Grouping, group_view, grouping, views
 from cpniguard.quality.network import Buckets, choose_resolution
-from cpniguard.quality.network_usage import add_causes_and_usage
+from cpniguard.quality.network_usage import group_figures
 from cpniguard.quality.outages import Incident, detect_groups, evidence_of
-from cpniguard.quality.plots import network_plots
+from cpniguard.quality.report_shape import MAX_ACCESS_ROWS, assemble, incident_row
+from cpniguard.quality.rollup import Scope, report_of_day
 from cpniguard.quality.scan import SESSION_COLUMNS, ScanRange, scan
-from cpniguard.quality.suppress import cell
-
-MAX_ACCESS_ROWS = 50
 
 
 def _devices_wanted(topology: config.Topology, device: str | None, pop: str | None
@@ -71,18 +69,6 @@ def _incident_evidence(root: Path, incident: Incident, limit: int = 5) -> None:
     incident.evidence = evidence_of(incident.cause, [i[-1] if i else None for i in items], limit)
 
 
-def _incident_row(incident: Incident, k: int) -> dict[str, Any]:
-    row = incident.to_dict()
-    # The count of an outage is an aggregate like any other: under k subscribers, not shown.
-    row["sessions"] = cell(incident.sessions, incident.subscribers, k)
-    row["subscribers"] = cell(incident.subscribers, incident.subscribers, k)
-    row["active_before"] = cell(incident.active_before, incident.active_before, k)
-    row["reconnected"] = cell(incident.reconnected, incident.reconnected, k)
-    if row["sessions"] is None or row["active_before"] is None:
-        row["share"] = None
-    return row
-
-
 def _overall(folded: Folded, buckets: Buckets, k: int) -> dict[str, Any]:
     return group_view("network", "all", "", folded.start, folded.finish, folded.holder,
                       folded.kind, buckets, k)
@@ -98,7 +84,11 @@ def build_network(root: Path, span: ScanRange, *, device: str | None, resolution
     except ValueError as error:  # BadNetworkConfig is one
         raise Usage(str(error)) from None
     wanted = _devices_wanted(topology, device, pop)
-    # A whole UTC day comes from its session digests when they are fresh (quality.digest).
+    # A whole UTC day comes from its prepared counts (quality.rollup) or, failing that, its
+    # session digests (quality.digest), when they are fresh.
+    prepared = report_of_day(root, span, Scope(device, pop, wanted), seconds=seconds, k=k)
+    if prepared is not None:
+        return prepared
     found = read_day(root, span, wanted)
     if found is None:
         table = _scan_devices(root, span, wanted)
@@ -117,35 +107,17 @@ def build_network(root: Path, span: ScanRange, *, device: str | None, resolution
     for incident in incidents:
         _incident_evidence(root, incident)
     held = holdings(table, folded)
-    access = views(folded, by["access"], buckets, k, busiest=MAX_ACCESS_ROWS)
-    access.sort(key=lambda v: (-(v["sessions"] or 0), v["device"]))
-    report: dict[str, Any] = {
-        "since": from_us(span.since).isoformat(), "until": from_us(span.until).isoformat(),
-        "device": device, "pop": pop, "resolution_seconds": seconds, "k": k,
-        "buckets": [int(t // 1_000_000) for t in buckets.starts()],
-        "overall": _overall(folded, buckets, k),
-        "devices": devices,
-        "pops": views(folded, by["pop"], buckets, k) if topology.has_pops else [],
-        "access_devices": access[:MAX_ACCESS_ROWS],
-        "access_devices_total": len(by["access"].names),
-        "incidents": [_incident_row(i, k) for i in incidents],
-        "outage_rule": {"min_sessions": rule.min_sessions, "min_share": rule.min_share,
-                        "window_seconds": rule.window_seconds},
-        "pools": [pool_usage(p, held, buckets, k) for p in pools
-                  if wanted is None or p.device in ("", *wanted)],
-        "port_blocks": port_blocks(held, buckets, k, cgnat_pools=public),
-        "top_disconnect_devices": _top_disconnects(devices),
-        "not_recorded": {},
-    }
-    report["plots"] = network_plots(report)
-    add_causes_and_usage(report, table, folded, by, buckets, k)
-    return report
-
-
-def _top_disconnects(devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for view in devices:
-        counts = [v for v in view["ends"].values() if v is not None]
-        hidden = any(v is None for v in view["ends"].values())
-        rows.append({"device": view["device"], "ends": sum(counts), "some_suppressed": hidden})
-    return sorted(rows, key=lambda r: (-r["ends"], r["device"]))[:10]
+    figures: dict[str, dict[str, dict[str, Any]]] = {"devices": group_figures(
+        table, folded, by["nas"], buckets, k)}
+    pops = views(folded, by["pop"], buckets, k) if topology.has_pops else []
+    if pops:
+        figures["pops"] = group_figures(table, folded, by["pop"], buckets, k)
+    return assemble(
+        span, buckets, device=device, pop=pop, k=k, rule=rule,
+        overall=_overall(folded, buckets, k), devices=devices, pops=pops,
+        access=views(folded, by["access"], buckets, k, busiest=MAX_ACCESS_ROWS),
+        access_total=len(by["access"].names),
+        incidents=[incident_row(i.to_dict(), k) for i in incidents],
+        pools=[pool_usage(p, held, buckets, k) for p in pools
+               if wanted is None or p.device in ("", *wanted)],
+        port_blocks=port_blocks(held, buckets, k, cgnat_pools=public), figures=figures)
