@@ -129,6 +129,7 @@ def test_rows_deep_in_a_partition_come_back_from_their_own_row_group(tmp_path: P
     got = index.read_rows(picks)
     assert {n: got[n] for n in picks} == {n: rows[n] for n in picks}
     assert index.read_rows(picks) == got  # the cached file handle answers the same again
+    assert index._from_parquet(picks) == got  # the columns path (large reads) agrees
     for n in (0, ROW_GROUP_SIZE - 1, ROW_GROUP_SIZE, count - 1):
         address = f"198.18.{(n >> 8) & 255}.{n & 255}"
         moment = datetime.fromtimestamp((BASE + n + 500) / 1e6, UTC)
@@ -165,6 +166,7 @@ def test_columns_constant_within_a_row_group_come_back_exactly(tmp_path: Path) -
                   [1, ROW_GROUP_SIZE + 1, 2 * ROW_GROUP_SIZE + 1], list(range(0, count, 97))):
         got = index.read_rows(picks)
         assert {n: got[n] for n in picks} == {n: rows[n] for n in picks}
+        assert index._from_parquet(picks) == got  # row blocks and Parquet agree
 
 
 def test_a_partition_written_after_a_lookup_is_seen_by_the_next_one(tmp_path: Path) -> None:

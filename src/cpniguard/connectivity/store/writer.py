@@ -46,7 +46,10 @@ from cpniguard.connectivity.store.schema import (
 
 FORMAT = 2  # 1: every index array and no row blocks (still read)
 MAX_SPLIT_DAYS = 3700  # ten years; longer means a bad timestamp, and splitting would flood disk
-ROW_GROUP_SIZE = 1_024  # a lookup decodes one whole group for its row: keep it small
+# Format 1 lookups decoded a whole row group for one row, so groups were 1,024 rows; format 2
+# lookups read row blocks instead, and larger groups halve the cost of a column scan (a
+# subscriber's sessions by username over a week) for 1 % fewer bytes.
+ROW_GROUP_SIZE = 8_192
 KEY_DTYPE = np.dtype([("hi", "<u8"), ("lo", "<u8")])  # format 1
 # Format 2: big-endian halves, so the 16 raw bytes sort as the key does and a binary search
 # compares them as one opaque value (numpy's structured compare was ~20 us per search).
