@@ -75,14 +75,10 @@ def _cgnat() -> Callable[[Address], bool] | None:
 
 
 def default_store() -> LogStore:
-    """CPNIGUARD_LOGSTORE (a directory, or a clickhouse:// or chdb:/// URL), else the
-    embedded store under $CPNIGUARD_HOME."""
-    import os
+    """The configured log store (`store_config`): the one ingest and retention use too."""
+    from cpniguard.connectivity.store_config import configured_store
 
-    from cpniguard.connectivity.store import open_store
-    from cpniguard.home import home
-
-    return open_store(os.environ.get("CPNIGUARD_LOGSTORE") or home() / "logstore")
+    return configured_store()
 
 
 def answer_one(actor: Actor, ask: Ask, *, purpose: str, reference: str | None,

@@ -5,7 +5,8 @@ Ingest reads no customer records, so it takes no --purpose; it is audited as
 only by its hash.
 
 Exit codes: 0 done (quarantined lines are reported, not an error), 2 bad usage: unknown
-format or zone, missing or unreadable file.
+format or zone, missing or unreadable file, a bad store URL, or a file already recorded
+against another log store than this one.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from rich.progress import (
 )
 
 from cpniguard.connectivity.clock import UnknownZone, zone
-from cpniguard.connectivity.ingest import FORMATS, IngestResult, ingest_file
+from cpniguard.connectivity.ingest import FORMATS, IngestResult, StoreMismatch, ingest_file
 from cpniguard.connectivity.parsers.nat_common import NoYear
-from cpniguard.home import home
+from cpniguard.connectivity.question import Usage
+from cpniguard.connectivity.store_config import configured_store, store_name
 
 EXIT_USAGE = 2
 DEFAULT_LIMIT = 100
@@ -78,7 +80,11 @@ def _ingest(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         return _usage(f"no such file: {', '.join(missing)}")
-    store = Path(args.store) if args.store else home() / "logstore"
+    try:
+        store = configured_store(args.store)
+    except Usage as error:
+        return _usage(str(error))
+    name = store_name(store)
     console = Console(stderr=True)
     results: list[IngestResult] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -91,11 +97,13 @@ def _ingest(args: argparse.Namespace) -> int:
                                      year=args.year, device=args.device)
             except (OSError, NoYear) as error:
                 return _usage(f"{path}: {error}")
+            except StoreMismatch as error:
+                return _usage(str(error))
             results.append(result)
             if not args.json:
                 print(_summary(result))  # stdout; rich keeps the bar below it
     if args.json:
-        print(json.dumps({"store": str(store), "files": [asdict(r) for r in results]}))
+        print(json.dumps({"store": name, "files": [asdict(r) for r in results]}))
     return 0
 
 
@@ -153,8 +161,9 @@ def register(commands: Any) -> None:
                       help=f"one of: {', '.join(FORMATS)}")
     load.add_argument("--source-tz", default="UTC", metavar="ZONE",
                       help="IANA zone the file's local timestamps are in (default UTC)")
-    load.add_argument("--store", metavar="DIR",
-                      help="log store directory (default $CPNIGUARD_HOME/logstore)")
+    load.add_argument("--store", metavar="DIR_OR_URL",
+                      help="log store directory or clickhouse://, clickhouses://, chdb:/// URL "
+                      "(default $CPNIGUARD_LOGSTORE, else $CPNIGUARD_HOME/logstore)")
     load.add_argument("--year", type=int,
                       help="juniper-nat, asa-nat: year of the first yearless line "
                       "(default: from the file's modification time)")

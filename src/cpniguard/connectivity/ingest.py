@@ -5,8 +5,9 @@ Order of work, chosen so a crash at any point is repaired by running the same co
 1. Hash the file (streaming). A `complete` IngestedFile with that hash and format means the
    file is already in: nothing is added.
 2. Parse and build intervals in memory; nothing is written yet.
-3. Save on the IngestedFile row (status `started`) the store root and the UTC days the rows
-   will touch. Only then write to the store.
+3. Save on the IngestedFile row (status `started`) the store's name (its directory, or its URL
+   without the password: `store_config.display_name`) and the UTC days the rows will touch.
+   Only then write to the store, through the `LogStore` protocol (embedded or ClickHouse).
 4. In one DB transaction: the quarantined lines, the row marked `complete`, the audit entry.
 
 A `started` row found in step 1 is an attempt that died after step 3: each partition of this
@@ -14,6 +15,8 @@ format on its recorded days whose rows carry this file's hash as evidence is dro
 file is ingested afresh. A partition holds the rows of exactly one `add` call, i.e. of one
 file, so that test is exact; the rows' own evidence is used rather than a list of manifests
 saved after the write because a crash between the write and that save would lose the list.
+A record naming another store than the one given is refused (StoreMismatch), not guessed at:
+its rows, or an interrupted attempt's leftovers, are in that store.
 """
 
 from __future__ import annotations
@@ -51,10 +54,16 @@ from cpniguard.connectivity.parsers import (
     radacct_csv,
     radius_detail,
 )
-from cpniguard.connectivity.store import EmbeddedLogStore, from_interval
+from cpniguard.connectivity.store import (
+    EmbeddedLogStore,
+    FindsFileParts,
+    LogStore,
+    from_interval,
+)
 from cpniguard.connectivity.store.index import PartitionIndex
 from cpniguard.connectivity.store.schema import to_table
 from cpniguard.connectivity.store.writer import table_days
+from cpniguard.connectivity.store_config import configured_store, store_name
 
 # A RADIUS session silent this long before the newest record is flagged STALE: well above the
 # interim intervals NASes are configured with (5 min to a few hours), below a lost session.
@@ -154,29 +163,56 @@ def _texts(path: Path, numbers: set[int]) -> dict[int, str]:
     return found
 
 
-def _drop_attempt(record: IngestedFile) -> None:
+class StoreMismatch(ValueError):
+    """The file's record names another store than the one given: refused, never guessed."""
+
+
+def parts_from_file(store: LogStore, source: str, days: Iterable[str],
+                    sha256: str) -> list[tuple[str, int]]:
+    """(day, part) of each part of `source` on `days` that an ingest of `sha256` wrote."""
+    if isinstance(store, FindsFileParts):
+        return store.parts_from_file(source, days, sha256)
+    if not isinstance(store, EmbeddedLogStore):
+        raise TypeError(f"{type(store).__name__} cannot find an interrupted ingest's parts")
+    wanted, found = set(days), []
+    # The embedded store's parts: the first row of each part on the recorded days.
+    for info in store.partitions(source):
+        if info.day in wanted:
+            first = PartitionIndex(info.manifest).read_rows([0]).get(0)
+            if first is not None and any(e.sha256 == sha256 for e in first.evidence):
+                found.append((info.day, info.part))
+    return found
+
+
+def _drop_attempt(record: IngestedFile, store: LogStore) -> None:
     """Remove the partitions an interrupted attempt at this file may have published."""
     if not record.store:
         return
-    store = EmbeddedLogStore(record.store)
-    days = set(record.days)
-    for info in store.partitions(record.format):
-        if info.day in days:
-            first = PartitionIndex(info.manifest).read_rows([0]).get(0)
-            if first is not None and any(e.sha256 == record.sha256 for e in first.evidence):
-                store.drop_partition(record.format, info.day, info.part)
+    for day, part in parts_from_file(store, record.format, record.days, record.sha256):
+        store.drop_partition(record.format, day, part)
 
 
-def _claim(path: Path, sha256: str, fmt: str, zone_name: str, size: int) -> IngestedFile | None:
-    """The row to ingest under, or None when the file is already in."""
+def _claim(path: Path, sha256: str, fmt: str, zone_name: str, size: int,
+           store: LogStore, name: str) -> IngestedFile | None:
+    """The row to ingest under, or None when the file is already in.
+
+    A file recorded against another store is refused: the rows of a completed ingest are
+    there and not here, and an interrupted one's leftovers can only be cleaned where they are.
+    """
     record = IngestedFile.objects.filter(sha256=sha256, format=fmt).first()
+    if record is not None and record.store and record.store != name:
+        state = ("was ingested" if record.status == IngestedFile.Status.COMPLETE
+                 else "has an unfinished ingest")
+        raise StoreMismatch(
+            f"{path}: this file ({fmt}, sha256 {sha256}) {state} into the log store "
+            f"{record.store}, not {name}; run the ingest against that store")
     if record is not None and record.status == IngestedFile.Status.COMPLETE:
         return None
     if record is None:
         return IngestedFile.objects.create(
             path=str(path), sha256=sha256, format=fmt, source_zone=zone_name, size=size,
             started=timezone.now())
-    _drop_attempt(record)
+    _drop_attempt(record, store)
     record.quarantine.all().delete()
     record.path, record.source_zone, record.size = str(path), zone_name, size
     record.store, record.days, record.started = "", [], timezone.now()
@@ -184,19 +220,28 @@ def _claim(path: Path, sha256: str, fmt: str, zone_name: str, size: int) -> Inge
     return record
 
 
-def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Path, *,
+def _opened(store: str | Path | LogStore) -> LogStore:
+    return configured_store(store) if isinstance(store, str | Path) else store
+
+
+def ingest_file(path: str | Path, fmt: str, zone_name: str, store: str | Path | LogStore, *,
                 progress: ProgressSink | None = None, year: int | None = None,
                 device: str = "") -> IngestResult:
-    """Ingest one file; raises UnknownFormat, clock.UnknownZone or OSError before any write."""
+    """Ingest one file into `store` (a directory, a URL or an opened LogStore).
+
+    Raises UnknownFormat, clock.UnknownZone, OSError or StoreMismatch before any write.
+    """
     if fmt not in FORMATS:
         raise UnknownFormat(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     zone(zone_name)
+    target = _opened(store)
+    name = store_name(target)
     path = Path(path).resolve()
     size_hint = path.stat().st_size
     if progress is not None:
         progress.start(f"hashing {path.name}", size_hint)
     sha256, size, newlines = file_digest(path, progress)
-    record = _claim(path, sha256, fmt, zone_name, size)
+    record = _claim(path, sha256, fmt, zone_name, size, target, name)
     if record is None:
         return IngestResult(str(path), sha256, fmt, True, 0, 0, 0, 0)
 
@@ -223,12 +268,13 @@ def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Pa
     table = to_table(rows) if columns is None else bulk_radacct.merge(columns.table, rows)
 
     # Recorded before the write, so a crash during it can still be cleaned up exactly.
-    record.store, record.days = str(Path(store_root).resolve()), table_days(table)
+    record.store, record.days = name, table_days(table)
     record.save(update_fields=["store", "days"])
-    store = EmbeddedLogStore(store_root)
-    manifests = (store.add(fmt, rows) if columns is None else store.add_table(fmt, table)
-                 ) if len(table) else []
-    relative = tuple(str(Path(m).resolve().relative_to(record.store)) for m in manifests)
+    written = (target.add(fmt, rows) if columns is None else target.add_table(fmt, table)
+               ) if len(table) else []
+    # The protocol promises only durability; the stores here return the parts they wrote.
+    places = written if isinstance(written, list) else []
+    relative = tuple(_relative(Path(str(place)), target) for place in places)
 
     texts = _texts(path, {event.evidence.line for event, _ in skipped})
     bad = [QuarantinedLine(file=record, line=q.line, reason=q.reason[:500],
@@ -240,6 +286,13 @@ def ingest_file(path: str | Path, fmt: str, zone_name: str, store_root: str | Pa
     _complete(record, lines[0], events[0], len(table), bad, relative, table)
     return IngestResult(str(path), sha256, fmt, False, lines[0], events[0], len(table), len(bad),
                         relative)
+
+
+def _relative(place: Path, store: LogStore) -> str:
+    """A written part as operators see it: relative to the embedded root, else as named."""
+    if isinstance(store, EmbeddedLogStore) and place.is_absolute():
+        return str(place.resolve().relative_to(store.root.resolve()))
+    return str(place)
 
 
 def _complete(record: IngestedFile, lines: int, events: int, intervals: int,

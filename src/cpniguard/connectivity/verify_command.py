@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -21,10 +20,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 def _verify(args: argparse.Namespace) -> int:
     from cpniguard.access import Actor, record_event
     from cpniguard.audit.models import Outcome
+    from cpniguard.connectivity.question import Usage
     from cpniguard.connectivity.store.verify import verify_store
-    from cpniguard.home import home
+    from cpniguard.connectivity.store_config import embedded_root
 
-    root = Path(args.store) if args.store else home() / "logstore"
+    try:  # the configured store, as every command finds it; ClickHouse is refused
+        root = embedded_root(args.store, tool="logs verify")
+    except Usage as error:
+        print(f"cpniguard logs verify: {error}", file=sys.stderr)
+        return 2
     if not root.is_dir():
         print(f"cpniguard logs verify: no log store at {root}", file=sys.stderr)
         return 2
@@ -60,6 +64,7 @@ def add_verify(sub: Any) -> None:
         description="Finds files that changed, went missing or are not listed in any "
         "manifest. Reads only. Exit codes: 0 all as written, 1 problems found, 2 bad usage.")
     verify.add_argument("--store", metavar="DIR",
-                        help="log store directory (default $CPNIGUARD_HOME/logstore)")
+                        help="log store directory (default $CPNIGUARD_LOGSTORE, else "
+                        "$CPNIGUARD_HOME/logstore); the embedded store only")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_verify)

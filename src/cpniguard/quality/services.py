@@ -57,14 +57,9 @@ DEFAULT_HEALTH_DAYS = 7
 
 def store_root() -> Path:
     """The embedded store the rest of cpniguard writes (the quality scan reads its files)."""
-    import os
+    from cpniguard.connectivity.store_config import embedded_root
 
-    from cpniguard.home import home
-
-    configured = os.environ.get("CPNIGUARD_LOGSTORE")
-    if configured and "://" in configured:
-        raise Usage("the quality tools read the embedded log store only (for now)")
-    return Path(configured) if configured else home() / "logstore"
+    return embedded_root(tool="the quality tools")  # refuses ClickHouse (a Usage error)
 
 
 def parse_range(since: str | None, until: str | None, *,

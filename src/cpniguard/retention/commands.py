@@ -14,7 +14,6 @@ import argparse
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -139,8 +138,7 @@ def _print_report(data: dict[str, Any]) -> None:
 def _retention(args: argparse.Namespace) -> int:
     from cpniguard.access import AccessRefused, Actor
     from cpniguard.connectivity.question import Usage
-    from cpniguard.connectivity.store import EmbeddedLogStore
-    from cpniguard.home import home
+    from cpniguard.connectivity.store_config import configured_store
     from cpniguard.retention.purge import EarlyPurge, run_retention
     from cpniguard.retention.sources import NoRetentionRule
 
@@ -148,7 +146,10 @@ def _retention(args: argparse.Namespace) -> int:
         now = _instant(args.now) if args.now else None
     except Usage as error:
         return _usage("retention", str(error))
-    store = EmbeddedLogStore(Path(args.store) if args.store else home() / "logstore")
+    try:
+        store = configured_store(args.store)
+    except Usage as error:
+        return _usage("retention", str(error))
     console = Console(stderr=True)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -222,7 +223,8 @@ def register(commands: Any) -> None:
     run.add_argument("--now", metavar="INSTANT",
                      help=_instant_help("as of this instant (default: the clock; a real "
                                         "run refuses one in the future)"))
-    run.add_argument("--store", metavar="DIR",
-                     help="log store directory (default $CPNIGUARD_HOME/logstore)")
+    run.add_argument("--store", metavar="DIR_OR_URL",
+                     help="log store directory or clickhouse://, clickhouses://, chdb:/// URL "
+                     "(default $CPNIGUARD_LOGSTORE, else $CPNIGUARD_HOME/logstore)")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=_retention)

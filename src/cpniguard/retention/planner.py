@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime, timedelta
 
 from cpniguard.connectivity.ingest import ProgressSink
 from cpniguard.connectivity.models import IngestedFile
-from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval
-from cpniguard.connectivity.store.purge import survey_day
+from cpniguard.connectivity.store import LogStore, StoredInterval
 from cpniguard.connectivity.store.schema import to_us
 from cpniguard.retention.holds import HoldMatcher, HoldRule
 from cpniguard.retention.models import LegalHold, PurgeRecord
 from cpniguard.retention.sources import Rule
+from cpniguard.retention.store_days import survey_rows
 
 
 @dataclass
@@ -83,19 +83,18 @@ def _merge(into: KeptFiles, found: KeptFiles) -> None:
         into.setdefault(sha256, set()).update(holds)
 
 
-def survey(store: EmbeddedLogStore, source: str, day: date, partitions: list[int], rows: int,
+def survey(store: LogStore, source: str, day: date, partitions: list[int], rows: int,
            matcher: HoldMatcher, kept_files: KeptFiles) -> DayPlan:
     """The plan of one expired day; reads its rows only when some hold is in force."""
     if not matcher:
         return DayPlan(source, day, partitions, rows, rows, 0)
     keeper = Keeper(matcher)
-    found = survey_day(store.root, source, day, keeper)
+    removed, kept = survey_rows(store, source, day, keeper)
     _merge(kept_files, keeper.files)
-    return DayPlan(source, day, partitions, found.removed + found.kept, found.removed,
-                   found.kept, sorted(keeper.holds))
+    return DayPlan(source, day, partitions, removed + kept, removed, kept, sorted(keeper.holds))
 
 
-def plan_days(store: EmbeddedLogStore, rules: dict[str, Rule], matcher: HoldMatcher,
+def plan_days(store: LogStore, rules: dict[str, Rule], matcher: HoldMatcher,
               kept_files: KeptFiles, progress: ProgressSink | None = None) -> list[DayPlan]:
     by_day: dict[tuple[str, date], list[tuple[int, int]]] = defaultdict(list)
     for info in store.partitions():
@@ -159,7 +158,7 @@ def files_to_expire(rules: dict[str, Rule], matcher: HoldMatcher,
     return plans
 
 
-def sources_in_play(store: EmbeddedLogStore) -> list[str]:
+def sources_in_play(store: LogStore) -> list[str]:
     """Every source a run must have a rule for: in the store, in the ingest records, unfinished."""
     found = {info.source for info in store.partitions()}
     found.update(IngestedFile.objects.filter(status=IngestedFile.Status.COMPLETE)

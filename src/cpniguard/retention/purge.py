@@ -36,8 +36,7 @@ from cpniguard.access import Actor, access, record_event
 from cpniguard.audit.models import Outcome
 from cpniguard.connectivity.ingest import ProgressSink
 from cpniguard.connectivity.models import QuarantinedLine
-from cpniguard.connectivity.store import EmbeddedLogStore
-from cpniguard.connectivity.store.purge import recover
+from cpniguard.connectivity.store import LogStore
 from cpniguard.policy import Action, current_policy
 from cpniguard.retention.holds import HoldMatcher
 from cpniguard.retention.models import PurgeRecord
@@ -53,6 +52,7 @@ from cpniguard.retention.planner import (
     survey,
 )
 from cpniguard.retention.sources import Rule, rules_for
+from cpniguard.retention.store_days import finish_interrupted
 
 PURPOSE = "retention"
 RESOURCE = "connectivity:retention"
@@ -97,7 +97,7 @@ def _reason(text: str) -> str:
     return text if len(text) <= _REASON_LIMIT else text[:_REASON_LIMIT - 1] + "…"
 
 
-def run_retention(actor: Actor, store: EmbeddedLogStore, *, now: datetime | None = None,
+def run_retention(actor: Actor, store: LogStore, *, now: datetime | None = None,
                   dry_run: bool = False, progress: ProgressSink | None = None
                   ) -> RetentionReport:
     """Plan (and unless `dry_run`, carry out) retention as of `now` (default: the clock).
@@ -114,7 +114,7 @@ def run_retention(actor: Actor, store: EmbeddedLogStore, *, now: datetime | None
     with access(actor, Action.PURGE, resource=RESOURCE, purpose=PURPOSE, reference=None,
                 subject="retention:dry-run" if dry_run else "retention:run",
                 categories=CATEGORIES) as permit:
-        repaired = 0 if dry_run else recover(store.root)
+        repaired = 0 if dry_run else finish_interrupted(store)
         rules = rules_for(sources_in_play(store), current_policy(), now)
         matcher = HoldMatcher(holds_in_force(now))
         kept_files: KeptFiles = {}
@@ -136,7 +136,7 @@ def run_retention(actor: Actor, store: EmbeddedLogStore, *, now: datetime | None
     return report
 
 
-def _purge_day(actor: Actor, store: EmbeddedLogStore, rule: Rule, plan: DayPlan,
+def _purge_day(actor: Actor, store: LogStore, rule: Rule, plan: DayPlan,
                matcher: HoldMatcher, now: datetime) -> DayPlan:
     fresh = HoldMatcher(holds_in_force(now))
     if fresh.rules != matcher.rules:  # a hold changed since the plan: ask again for this day

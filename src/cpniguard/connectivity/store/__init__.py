@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import pyarrow as pa  # type: ignore[import-untyped]
+
 from cpniguard.connectivity.store.index import Match, Query
 from cpniguard.connectivity.store.schema import (
     ALL_PORTS,
@@ -25,9 +27,20 @@ from cpniguard.connectivity.store.store import EmbeddedLogStore, PartitionInfo
 
 
 @runtime_checkable
+class FindsFileParts(Protocol):
+    """A store that can name the parts one file's ingest wrote: (day, part) on those days."""
+
+    def parts_from_file(self, source: str, days: Iterable[date | str],
+                        sha256: str) -> list[tuple[str, int]]: ...
+
+
+@runtime_checkable
 class LogStore(Protocol):
     # A server backend has no paths to return; callers only learn that the write is durable.
     def add(self, source: str, rows: Iterable[StoredInterval]) -> object: ...
+
+    # `add` for rows already in columns (schema.ARROW_SCHEMA), split and ordered the same way.
+    def add_table(self, source: str, table: pa.Table) -> list[Path]: ...
 
     def lookup(
         self, address: Address | str, at: datetime, *, port: int | None = None,
@@ -60,18 +73,19 @@ def open_store(url_or_path: str | Path) -> LogStore:
     text = str(url_or_path)
     if text.partition("://")[0] not in ENGINE_SCHEMES:
         return EmbeddedLogStore(url_or_path)
-    from cpniguard.connectivity.store.clickhouse import ClickHouseLogStore
+    from cpniguard.connectivity.store.clickhouse import ClickHouseLogStore, display_url
     from cpniguard.connectivity.store.clickhouse_client import connect, parse_url
 
     url = parse_url(text)
     return ClickHouseLogStore(connect(url), database=url.database, table=url.table,
-                              cluster=url.cluster)
+                              cluster=url.cluster, name=display_url(url))
 
 
 __all__ = [
     "ALL_PORTS",
     "OPEN_END",
     "EmbeddedLogStore",
+    "FindsFileParts",
     "LogStore",
     "Match",
     "PartitionInfo",

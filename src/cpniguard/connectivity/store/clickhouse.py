@@ -9,6 +9,9 @@ names the same evidence in either store.
 Part numbers are taken as max(part) + 1 when a batch is written; ClickHouse has no lock to
 make that atomic, so one (source, day) must have one writer at a time, as ingest of a source
 already is.
+
+A batch is not atomic across days (one insert per day), so ingest saves the days first and,
+after a crash, `parts_from_file` finds what the attempt left by the file's hash in row 0.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.events import Evidence
-from cpniguard.connectivity.store.clickhouse_client import Executor
+from cpniguard.connectivity.store.clickhouse_client import EngineURL, Executor
 from cpniguard.connectivity.store.clickhouse_sql import (
     INTERVAL_COLUMNS,
     NO_PORT,
@@ -31,14 +35,16 @@ from cpniguard.connectivity.store.clickhouse_sql import (
 )
 from cpniguard.connectivity.store.index import Match, Query, probe_arrays
 from cpniguard.connectivity.store.schema import (
+    ARROW_SCHEMA,
     DAY_US,
     Address,
     StoredInterval,
     prefix_mask,
     to_table,
+    with_all_columns,
 )
 from cpniguard.connectivity.store.store import PartitionInfo
-from cpniguard.connectivity.store.writer import check_source, split_days
+from cpniguard.connectivity.store.writer import check_source, split_table
 
 _EPOCH_DAY = date(1970, 1, 1)
 _LAST_DAY = date(2149, 6, 6)  # ClickHouse's Date runs from the epoch to here
@@ -61,6 +67,18 @@ def _place(source: str, day: date, part: int) -> Path:
     return Path(source, day.isoformat(), f"part-{part:06d}")
 
 
+def display_url(url: EngineURL) -> str:
+    """The URL a store was opened from, without its password, in one canonical spelling."""
+    options = f"table={quote(url.table)}" + (f"&cluster={quote(url.cluster)}"
+                                              if url.cluster else "")
+    if url.engine == "chdb":
+        return f"chdb://{quote(url.path)}?database={quote(url.database)}&{options}"
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    scheme = "clickhouses" if url.secure else "clickhouse"
+    return (f"{scheme}://{quote(url.username, safe='')}@{host}:{url.port}/"
+            f"{quote(url.database)}?{options}")
+
+
 def _port(query: Query) -> int:
     return NO_PORT if query.port is None else query.port
 
@@ -81,52 +99,82 @@ def _intervals(table: pa.Table) -> list[tuple[dict[str, Any], StoredInterval]]:
 
 class ClickHouseLogStore:
     def __init__(self, executor: Executor, *, database: str = "cpniguard",
-                 table: str = "intervals", cluster: str | None = None) -> None:
+                 table: str = "intervals", cluster: str | None = None,
+                 name: str | None = None) -> None:
         self.executor = executor
         self.sql = Statements(database, table, cluster)
+        # How records and messages name this store: never with a password (`display_url`).
+        where = getattr(executor, "location", "clickhouse")
+        self.name = name or f"{where}?database={database}&table={table}" + (
+            f"&cluster={cluster}" if cluster else "")
         for statement in self.sql.create():
             executor.command(statement)
 
     def add(self, source: str, rows: Iterable[StoredInterval]) -> list[Path]:
         """Write `rows` as a new part of each (source, day) they touch; returns those parts."""
         check_source(source)
-        by_day: dict[int, list[StoredInterval]] = defaultdict(list)
-        for row in rows:
-            for number, piece in split_days(row):
-                by_day[number].append(piece)
-        if not by_day:
+        return self.add_table(source, to_table(list(rows)))
+
+    def add_table(self, source: str, table: pa.Table) -> list[Path]:
+        """`add` for rows already in columns (schema.ARROW_SCHEMA), as bulk ingest builds them.
+
+        The embedded writer's own `split_table` cuts them at midnight and orders each day's
+        pieces, so part and row numbers come out as the embedded store gives them. Each day
+        is one insert: a crash leaves whole earlier days and at most a prefix of the current
+        one, whose row 0 is always among the rows that arrived (see `parts_from_file`).
+        """
+        check_source(source)
+        table = with_all_columns(table).select(ARROW_SCHEMA.names)
+        if not len(table):
             return []
-        days = [_day(number) for number in sorted(by_day)]
-        if days[0] < _EPOCH_DAY or days[-1] > _LAST_DAY:
+        pieces = [(_day(number), day_table) for number, day_table in split_table(table)]
+        if pieces[0][0] < _EPOCH_DAY or pieces[-1][0] > _LAST_DAY:
             raise ValueError(f"a day outside {_EPOCH_DAY}..{_LAST_DAY} cannot be stored")
-        last = self.executor.query(self.sql.last_parts(), {"source": source, "days": days})
+        last = self.executor.query(self.sql.last_parts(), {
+            "source": source, "days": [day for day, _ in pieces]})
         parts = dict(zip(last.column("day").to_pylist(), last.column("part").to_pylist(),
                          strict=True))
         written = []
-        for number, day in zip(sorted(by_day), days, strict=True):
+        for day, day_table in pieces:
             part = int(parts.get(day, 0)) + 1
-            pieces = sorted(by_day[number], key=lambda r: (r.hi, r.lo, r.start, r.plen, r.end))
             # The prefix lengths first: one listed with no rows yet costs an empty probe, while
             # rows whose length is not listed would be invisible.
-            prefixes = sorted({r.plen for r in pieces})
+            prefixes = sorted(set(day_table.column("plen").to_pylist()))
             self.executor.insert(self.sql.database, f"{self.sql.table}_prefixes", pa.table({
                 "source": pa.array([source] * len(prefixes), pa.string()),
                 "day": pa.array([day] * len(prefixes), pa.date32()),
                 "plen": pa.array(prefixes, pa.uint8()),
             }))
             self.executor.insert(self.sql.database, self.sql.table,
-                                 self._arrow(source, day, part, pieces))
+                                 self._arrow(source, day, part, day_table))
             written.append(_place(source, day, part))
         return written
 
     @staticmethod
-    def _arrow(source: str, day: date, part: int, pieces: list[StoredInterval]) -> pa.Table:
+    def _arrow(source: str, day: date, part: int, pieces: pa.Table) -> pa.Table:
         count = len(pieces)
-        stored = to_table(pieces)
+        stored = pieces.cast(ARROW_SCHEMA)  # dictionary-encoded strings arrive from bulk ingest
         columns = [pa.array([source] * count, pa.string()), pa.array([day] * count, pa.date32()),
                    pa.array([part] * count, pa.uint32()), pa.array(range(count), pa.uint32())]
         columns += [stored.column(field) for _, _, field in INTERVAL_COLUMNS]
         return pa.Table.from_arrays(columns, names=list(ROW_COLUMNS))
+
+    def parts_from_file(self, source: str, days: Iterable[date | str],
+                        sha256: str) -> list[tuple[str, int]]:
+        """(day, part) of each part of `source` on `days` whose row 0 came from that file.
+
+        A part holds the rows of exactly one write, i.e. of one file, and an interrupted
+        insert keeps a prefix of its rows, row 0 first: so this finds every part an
+        interrupted ingest of the file left, and no other file's.
+        """
+        check_source(source)
+        wanted = sorted({_plain_day(day) for day in days})
+        if not wanted:
+            return []
+        found = self.executor.query(self.sql.parts_from_file(), {
+            "source": source, "days": wanted, "sha256": sha256})
+        return [(day.isoformat(), int(part)) for day, part in zip(
+            found.column("day").to_pylist(), found.column("part").to_pylist(), strict=True)]
 
     def lookup(
         self, address: Address | str, at: datetime, *, port: int | None = None,
@@ -258,6 +306,15 @@ class ClickHouseLogStore:
                 "source": source, "day": when, "gone": gone, "old_parts": old_parts,
                 "new_parts": new_parts, "old_places": old_places, "new_rows": new_rows}, _SYNC)
         return len(gone), len(found) - len(gone)
+
+    def survey_day(self, source: str, day: date | str,
+                   keep: Callable[[StoredInterval], bool]) -> tuple[int, int]:
+        """What `purge_day` would remove and keep, changing nothing: (removed, kept)."""
+        check_source(source)
+        found = _intervals(self.executor.query(self.sql.day_rows(),
+                                               {"source": source, "day": _plain_day(day)}))
+        kept = sum(1 for _, interval in found if keep(interval))
+        return len(found) - kept, kept
 
     def close(self) -> None:
         self.executor.close()

@@ -180,6 +180,13 @@ GLOBAL INNER JOIN (SELECT k.1 AS query, k.2 AS source, k.3 AS day, k.4 AS hi, k.
 WHERE t.start_us <= q.high AND t.end_us > q.low AND {port}
 """
 
+    def parts_from_file(self) -> str:
+        """(day, part) pairs of a source on some days whose row 0 names the file's SHA-256."""
+        return (f"SELECT DISTINCT day, part FROM {self.rows}"
+                " WHERE source = {source:String} AND day IN {days:Array(Date)} AND row = 0"
+                " AND arrayExists(e -> tupleElement(e, 'sha256') = {sha256:String}, evidence)"
+                " ORDER BY day, part")
+
     def day_rows(self) -> str:
         return (f"SELECT {', '.join(ROW_COLUMNS)} FROM {self.rows}"
                 " WHERE source = {source:String} AND day = {day:Date} ORDER BY part, row")
