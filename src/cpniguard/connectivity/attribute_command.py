@@ -138,13 +138,16 @@ def _usage(message: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from cpniguard.access import AccessRefused, Actor
     from cpniguard.connectivity.answers import answer_batch, answer_one
-    from cpniguard.connectivity.store import open_store
+    from cpniguard.connectivity.store_config import configured_store
 
     if (args.target is None) == (args.batch is None):
         return _usage("give either ADDRESS[:PORT] with --at, or --batch FILE.csv")
     if args.target is not None and not args.at:
         return _usage("--at INSTANT is required for a single address")
-    store = open_store(args.store) if args.store else None
+    try:
+        store = configured_store(args.store) if args.store else None
+    except Usage as error:  # a URL that cannot be parsed or reached: named without password
+        return _usage(str(error))
     options = {"purpose": args.purpose, "reference": args.reference,
                "skew_seconds": args.skew, "store": store}
     try:

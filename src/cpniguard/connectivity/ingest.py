@@ -60,7 +60,6 @@ from cpniguard.connectivity.store import (
     LogStore,
     from_interval,
 )
-from cpniguard.connectivity.store.index import PartitionIndex
 from cpniguard.connectivity.store.schema import to_table
 from cpniguard.connectivity.store.writer import table_days
 from cpniguard.connectivity.store_config import configured_store, store_name
@@ -170,18 +169,9 @@ class StoreMismatch(ValueError):
 def parts_from_file(store: LogStore, source: str, days: Iterable[str],
                     sha256: str) -> list[tuple[str, int]]:
     """(day, part) of each part of `source` on `days` that an ingest of `sha256` wrote."""
-    if isinstance(store, FindsFileParts):
-        return store.parts_from_file(source, days, sha256)
-    if not isinstance(store, EmbeddedLogStore):
+    if not isinstance(store, FindsFileParts):
         raise TypeError(f"{type(store).__name__} cannot find an interrupted ingest's parts")
-    wanted, found = set(days), []
-    # The embedded store's parts: the first row of each part on the recorded days.
-    for info in store.partitions(source):
-        if info.day in wanted:
-            first = PartitionIndex(info.manifest).read_rows([0]).get(0)
-            if first is not None and any(e.sha256 == sha256 for e in first.evidence):
-                found.append((info.day, info.part))
-    return found
+    return store.parts_from_file(source, days, sha256)
 
 
 def _drop_attempt(record: IngestedFile, store: LogStore) -> None:

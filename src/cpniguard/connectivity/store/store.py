@@ -175,6 +175,19 @@ class EmbeddedLogStore:
                     )
         return [sorted(matches, key=_sort_key) for matches in results]
 
+    def parts_from_file(self, source: str, days: Iterable[date | str],
+                        sha256: str) -> list[tuple[str, int]]:
+        """(day, part) of each part of `source` on `days` that an ingest of `sha256` wrote:
+        a part holds the rows of one `add`, i.e. of one file, so its first row tells."""
+        wanted = {d if isinstance(d, str) else d.isoformat() for d in days}
+        found = []
+        for info in self.partitions(source):
+            if info.day in wanted:
+                first = _opened(info.manifest).read_rows([0]).get(0)
+                if first is not None and any(e.sha256 == sha256 for e in first.evidence):
+                    found.append((info.day, info.part))
+        return found
+
     def partitions(self, source: str | None = None) -> list[PartitionInfo]:
         found = []
         for directory in self._sources():
