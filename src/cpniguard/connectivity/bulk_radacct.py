@@ -3,9 +3,9 @@ parser itself.
 
 `parsers.radacct_csv` + `intervals_radius` read a row at a time, tens of thousands per second; a
 year of radacct exports is hundreds of millions of rows. Here a row is decoded in columns only
-when it has the plain shape `COPY radacct TO ... CSV HEADER` writes for an IPv4 session (times
-with an offset, an IPv4 framed address and no IPv6 one, ASCII identities without edge
-whitespace, a separated MAC or none); every other row is handed, with its real line number, to
+when it has the plain shape `COPY radacct TO ... CSV HEADER` writes (times with an offset, an
+IPv4 framed address and/or IPv6 addresses and prefixes that parse, ASCII identities without
+edge whitespace, a separated MAC or none); every other row is handed, with its real line number, to
 the very parser and interval builder the per-line path uses, so quarantine texts and flags stay
 theirs. The columns produce exactly the stored rows that path would produce; tests compare them
 row for row.

@@ -8,6 +8,7 @@ compares both paths row for row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
+from cpniguard.connectivity.bulk_ipv6_keys import spelled_keys, surely_spelled
 from cpniguard.connectivity.parsers.freeradius_common import parse_prefix
 from cpniguard.connectivity.parsers.radacct_csv import _HOST_COLUMNS, _inet_host
 from cpniguard.connectivity.store.schema import OPEN_END, address_key
@@ -27,7 +29,6 @@ NO_START, NO_STOP = 1, 2
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 # An IPv4 host as `ipaddress` accepts it (no leading zeros), with the /32 inet may print.
 _IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(/32)?$"
-_IPV4_PARTS = r"^(?P<a>\d+)\.(?P<b>\d+)\.(?P<c>\d+)\.(?P<d>\d+)"
 # timestamptz text with an offset, as COPY writes it; other spellings (no offset, a T, Z, a
 # comma, nanoseconds, an offset with seconds) are read by the parser itself.
 _TIME = (r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3])"
@@ -35,7 +36,10 @@ _TIME = (r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|
 # A counter the int64 column surely holds (18 digits); longer ones are judged row by row.
 _DIGITS = r"^[0-9]{0,18}$"
 # str.strip() removes these ASCII characters; a value with one at either end is left to it.
+# `_edge_space` tests this on the bytes (the regex, its reference, cost several times more).
 _EDGE_SPACE = r"^[\t\n\x0b\x0c\r\x1c-\x1f ]|[\t\n\x0b\x0c\r\x1c-\x1f ]$"
+_STRIPPED = np.zeros(256, bool)
+_STRIPPED[[ord(c) for c in "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "]] = True
 _MAC_COLON = r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$"
 _MAC_DASH = r"^[0-9a-fA-F]{2}(-[0-9a-fA-F]{2}){5}$"
 _MAC_DOTTED = r"[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}"
@@ -71,15 +75,25 @@ def _np(mask: pa.Array) -> npt.NDArray[np.bool_]:
 
 def _plain_text(values: pa.Array) -> npt.NDArray[np.bool_]:
     """Values `take()` returns unchanged: ASCII, nothing for strip() to remove."""
-    ascii_ok = _np(pc.string_is_ascii(values))
-    return ascii_ok & ~_np(pc.match_substring_regex(values, _EDGE_SPACE))
+    return _np(pc.string_is_ascii(values)) & ~_edge_space(values)
 
 
-# IPv6 spellings `ipaddress` always accepts: full groups, or groups ending in `::`; a prefix
-# length without leading zeros. Anything else is judged by the parser's own functions.
-_HEX4 = "[0-9a-fA-F]{1,4}"
-_LENGTH = "([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])"
-_IPV6_SURE = rf"^(({_HEX4}:){{7}}{_HEX4}|({_HEX4}:){{1,7}}:)(/{_LENGTH})?$"
+def _edge_space(values: pa.Array) -> npt.NDArray[np.bool_]:
+    """`_EDGE_SPACE` over a string column without nulls: its first or last byte is one."""
+    if values.null_count or values.type != pa.string():
+        raise ValueError("a string column without nulls is expected")
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[
+        values.offset:values.offset + len(values) + 1]
+    filled = offsets[1:] > offsets[:-1]
+    if not filled.any():
+        return filled
+    data = np.frombuffer(values.buffers()[2], np.uint8)
+    edged: npt.NDArray[np.bool_] = filled & (
+        _STRIPPED[data[np.where(filled, offsets[:-1], 0)]]
+        | _STRIPPED[data[np.where(filled, offsets[1:] - 1, 0)]])
+    return edged
+
+
 _KEYS: dict[tuple[str, str], tuple[int, int, int] | None] = {}
 _KEYS_LIMIT = 1 << 20
 
@@ -102,8 +116,11 @@ def _key_of(text: str, name: str) -> tuple[int, int, int] | None:
 def _keys(values: pa.Array, name: str, wanted: npt.NDArray[np.bool_]
           ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint64], npt.NDArray[np.uint64],
                      npt.NDArray[np.uint8]]:
-    """(valid, hi, lo, plen) of an IPv6 column for the `wanted` rows, each distinct value
-    judged once (a subscriber's prefix repeats for months)."""
+    """(valid, hi, lo, plen) of an IPv6 column for the `wanted` rows.
+
+    Plain spellings are decoded in columns (`bulk_ipv6_keys`); the rest go through `_key_of`,
+    each distinct value judged once (a subscriber's prefix repeats for months).
+    """
     count = len(values)
     valid = np.ones(count, dtype=bool)
     hi, lo = np.zeros(count, np.uint64), np.zeros(count, np.uint64)
@@ -111,7 +128,18 @@ def _keys(values: pa.Array, name: str, wanted: npt.NDArray[np.bool_]
     rows = np.flatnonzero(wanted)
     if not len(rows):
         return valid, hi, lo, plen
-    encoded = pc.dictionary_encode(values.take(pa.array(rows)))
+    host = name in _HOST_COLUMNS
+    wanted_values = values.take(pa.array(rows))
+    spelled = np.flatnonzero(surely_spelled(wanted_values, host=host))
+    decided, h, low, length = spelled_keys(wanted_values.take(pa.array(spelled)), host=host)
+    done = rows[spelled[decided]]
+    hi[done], lo[done], plen[done] = h[decided], low[decided], length[decided]
+    left = np.ones(len(rows), dtype=bool)
+    left[spelled[decided]] = False
+    rows = rows[left]
+    if not len(rows):
+        return valid, hi, lo, plen
+    encoded = pc.dictionary_encode(wanted_values.filter(pa.array(left)))
     table = []
     for text in encoded.dictionary.to_pylist():
         key = _KEYS.get((name, text))
@@ -170,9 +198,6 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     for name in ADDRESS_COLUMNS[1:]:
         values = column(name)
         present = _np(pc.not_equal(values, ""))
-        sure = _np(pc.match_substring_regex(values, _IPV6_SURE))
-        if name in _HOST_COLUMNS:
-            sure &= ~_np(pc.match_substring(values, "/")) | _np(pc.ends_with(values, "/128"))
         first = present & ~chosen
         valid, h, low, length = _keys(values, name, present)
         ok &= valid
@@ -183,8 +208,10 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     ok &= chosen
     device = column("nasipaddress")
     ok &= _np(pc.equal(device, "")) | _np(pc.match_substring_regex(device, _IPV4))
-    for name in ("acctinputoctets", "acctoutputoctets"):
-        ok &= _np(pc.match_substring_regex(column(name), _DIGITS))
+    counted = {name: _np(pc.match_substring_regex(column(name), _DIGITS))
+               for name in ("acctinputoctets", "acctoutputoctets")}
+    for mask in counted.values():
+        ok &= mask
     for name in ("username", "acctuniqueid", "acctsessionid", "acctterminatecause"):
         ok &= _plain_text(column(name))
 
@@ -200,54 +227,60 @@ def decode_batch(columns: dict[str, pa.Array], numbers: npt.NDArray[np.int64]) -
     ok &= ~(has_stop & (stop < begin))  # "stops before it starts": the builder's own words
 
     keep = np.flatnonzero(ok)
-    take = pa.array(keep)
-    v4 = is_v4[keep]
-    # Rows whose address is IPv6 get a placeholder here; their key comes from `_keys`.
-    octets = pc.extract_regex(pc.if_else(pa.array(v4), framed.take(take), _NO_IPV4),
-                              _IPV4_PARTS)
-    ipv4 = np.zeros(len(keep), np.uint64)
-    for shift, part in zip((24, 16, 8, 0), "abcd", strict=True):
-        ipv4 |= np.asarray(octets.field(part).cast(pa.uint64()).to_numpy(), np.uint64) << shift
-    lo_kept = np.where(v4, np.uint64(0xFFFF << 32) | ipv4, lo[keep])
-    kept_mac = calling.take(take)
-    mac = pc.if_else(pa.array(is_mac[keep]),
-                     pc.replace_substring(pc.utf8_lower(kept_mac), "-", ":"), "")
-    unique = column("acctuniqueid").take(take)
-    session = pc.if_else(pc.not_equal(unique, ""), unique, column("acctsessionid").take(take))
-    flags = (np.where(has_start[keep], 0, NO_START)
-             | np.where(has_stop[keep], 0, NO_STOP)).astype(np.int8)
     # Rows of `keep` again, once per further address, with that address's key.
     again = [np.flatnonzero(mask & ok) for mask, *_ in extra]
     rows = np.concatenate([keep, *again])
-    pick = np.searchsorted(keep, rows)  # position of each output row among the kept rows
+    # Text columns are derived over the whole batch, then taken once at `rows`; not at all
+    # when that is every row once (an IPv4-only batch without a row for the per-line path).
+    taken = pa.array(rows)
+    every_row = bool(ok.all()) and len(rows) == count
+
+    def at_rows(values: pa.Array) -> pa.Array:
+        return values if every_row else values.take(taken)
+
+    # Each `is_v4` value matches `_IPV4` (four octets, maybe "/32"): four parts exactly.
+    dotted = pc.replace_substring(pc.if_else(pa.array(is_v4), framed, _NO_IPV4), "/32", "")
+    octets = np.asarray(pc.list_flatten(pc.split_pattern(dotted, ".")).cast(pa.uint64())
+                        .to_numpy(), np.uint64).reshape(-1, 4)
+    ipv4 = np.zeros(count, np.uint64)
+    for shift, part in zip((24, 16, 8, 0), range(4), strict=True):
+        ipv4 |= octets[:, part] << np.uint64(shift)
+    lo = np.where(is_v4, np.uint64(0xFFFF << 32) | ipv4, lo)
+    mac = pc.if_else(pa.array(is_mac), pc.replace_substring(pc.utf8_lower(calling), "-", ":"),
+                     "")
+    unique = column("acctuniqueid")
+    session = pc.if_else(pc.not_equal(unique, ""), unique, column("acctsessionid"))
+    flags = (np.where(has_start, 0, NO_START) | np.where(has_stop, 0, NO_STOP)).astype(np.int8)
     hi_out = np.concatenate([hi[keep], *(h[r] for (_, h, _, _), r in zip(extra, again,
                                                                         strict=True))])
-    lo_out = np.concatenate([lo_kept, *(low[r] for (_, _, low, _), r in zip(extra, again,
-                                                                           strict=True))])
+    lo_out = np.concatenate([lo[keep], *(low[r] for (_, _, low, _), r in zip(extra, again,
+                                                                            strict=True))])
     plen_out = np.concatenate([plen[keep], *(n[r] for (_, _, _, n), r in zip(extra, again,
                                                                             strict=True))])
-    chosen_rows = pa.array(pick)
     first_address = np.arange(len(rows)) < len(keep)  # the session's counters go there only
-    cause = pc.if_else(pa.array(has_stop[keep]), column("acctterminatecause").take(take), "")
+    cause = pc.if_else(pa.array(has_stop), column("acctterminatecause"), "")
     return Decoded(
         line=numbers[rows], start=begin[rows],
         end=np.where(has_stop[rows], stop[rows], OPEN_END).astype(np.int64),
-        seen=np.where(has_stop, stop, at)[rows], flags=flags[pick], hi=hi_out, lo=lo_out,
+        seen=np.where(has_stop, stop, at)[rows], flags=flags[rows], hi=hi_out, lo=lo_out,
         plen=plen_out.astype(np.uint8),
-        username=column("username").take(take).take(chosen_rows), mac=mac.take(chosen_rows),
-        device=device.take(take).take(chosen_rows), session_id=session.take(chosen_rows),
-        terminate_cause=pc.if_else(pc.equal(cause, ""), pa.nulls(len(keep), pa.string()),
-                                   cause).take(chosen_rows),
-        octets_in=_counters(column("acctinputoctets").take(take), first_address, chosen_rows),
-        octets_out=_counters(column("acctoutputoctets").take(take), first_address,
-                             chosen_rows),
+        username=at_rows(column("username")), mac=at_rows(mac), device=at_rows(device),
+        session_id=at_rows(session),
+        terminate_cause=at_rows(pc.if_else(pc.equal(cause, ""), pa.nulls(count, pa.string()),
+                                           cause)),
+        octets_in=_counters(column("acctinputoctets"), counted["acctinputoctets"],
+                            first_address, at_rows, rows),
+        octets_out=_counters(column("acctoutputoctets"), counted["acctoutputoctets"],
+                             first_address, at_rows, rows),
         fallback=numbers[~ok])
 
 
-def _counters(values: pa.Array, first_address: npt.NDArray[np.bool_], rows: pa.Array
-              ) -> pa.Array:
-    """radacct_csv._counter over a column already checked against _DIGITS: "" is unknown."""
+def _counters(values: pa.Array, counted: npt.NDArray[np.bool_],
+              first_address: npt.NDArray[np.bool_], at_rows: Callable[[pa.Array], pa.Array],
+              rows: npt.NDArray[np.int64]) -> pa.Array:
+    """radacct_csv._counter over a column: "" is unknown; only `counted` values (`_DIGITS`)
+    are converted, the others are on rows that are not decoded here."""
     known = _np(pc.not_equal(values, ""))
-    numbers = pc.cast(pc.if_else(pa.array(known), values, "0"), pa.int64()).take(rows)
-    return pc.if_else(pa.array(known[rows.to_numpy()] & first_address), numbers,
+    numbers = at_rows(pc.cast(pc.if_else(pa.array(known & counted), values, "0"), pa.int64()))
+    return pc.if_else(pa.array(known[rows] & first_address), numbers,
                       pa.nulls(len(numbers), pa.int64()))

@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from django.db import connection
 
 from cpniguard.connectivity.models import IngestedFile, OpenInterval
-from cpniguard.connectivity.store.schema import OPEN_END, key_network
+from cpniguard.connectivity.store.schema import OPEN_END
 from cpniguard.rawsql import driver_cursor, for_driver
 
 Key = tuple[str, str, str, str, int]  # (source, device, session id, network, original start)
@@ -50,16 +52,67 @@ class _Row:
     line: int | None
 
 
-def _rows(table: pa.Table, mask: pa.Array, *, with_line: bool) -> list[_Row]:
-    names = ["hi", "lo", "plen", "original_start", "original_end", "last_seen", "device",
-             "session_id"] + (["evidence"] if with_line else [])
-    rows = []
-    for r in table.filter(mask).select(names).to_pylist():
-        evidence = (r.get("evidence") or [{}]) if with_line else [{}]
-        rows.append(_Row(r["device"], r["session_id"],
-                         str(key_network(r["hi"], r["lo"], r["plen"])), r["original_start"],
-                         r["original_end"], r["last_seen"], evidence[0].get("line")))
-    return rows
+_V4_MAPPED_HIGH = 0xFFFF  # lo >> 32 of an IPv4 key (hi is 0): see schema.address_key
+
+
+def _network_texts(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64],
+                   plen: npt.NDArray[np.uint8]) -> list[str]:
+    """`str(key_network(hi, lo, plen))` for every row, without an `ipaddress` object each
+    (those were most of `register`'s time)."""
+    ipv4 = (hi == 0) & ((lo >> np.uint64(32)) == _V4_MAPPED_HIGH) & (plen >= 96)
+    texts = np.empty(len(hi), object)
+    if ipv4.any():
+        octets = [pa.array((lo[ipv4] >> np.uint64(shift)) & np.uint64(0xFF)).cast(pa.string())
+                  for shift in (24, 16, 8, 0)]
+        length = pa.array(plen[ipv4].astype(np.int64) - 96).cast(pa.string())
+        texts[ipv4] = pc.binary_join_element_wise(
+            pc.binary_join_element_wise(*octets, "."), length, "/").to_numpy(
+                zero_copy_only=False)
+    if not ipv4.all():
+        texts[~ipv4] = _ipv6_texts(hi[~ipv4], lo[~ipv4], plen[~ipv4])
+    found: list[str] = texts.tolist()
+    return found
+
+
+def _ipv6_texts(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64],
+                plen: npt.NDArray[np.uint8]) -> list[str]:
+    """RFC 5952 text as `ipaddress` writes it: lower-case groups without leading zeros, the
+    first longest run of two or more zero groups as `::`, then the length."""
+    shifts = np.array([48, 32, 16, 0], np.uint64)
+    groups = np.concatenate([(hi[:, None] >> shifts) & np.uint64(0xFFFF),
+                             (lo[:, None] >> shifts) & np.uint64(0xFFFF)], axis=1)
+    run = np.zeros(groups.shape, np.int64)  # zero groups ending at each position
+    for k in range(8):
+        run[:, k] = np.where(groups[:, k] == 0, (run[:, k - 1] if k else 0) + 1, 0)
+    longest = run.max(axis=1)
+    last = run.argmax(axis=1)  # the first run to reach the longest length ends here
+    texts = []
+    for values, length, end, bits in zip(groups.tolist(), longest.tolist(), last.tolist(),
+                                         plen.tolist(), strict=True):
+        hextets = [f"{value:x}" for value in values]
+        if length > 1:
+            text = ":".join(hextets[:end - length + 1]) + "::" + ":".join(hextets[end + 1:])
+        else:
+            text = ":".join(hextets)
+        texts.append(f"{text}/{bits}")
+    return texts
+
+
+def _rows(table: pa.Table, mask: pa.Array) -> list[_Row]:
+    picked = table.filter(mask)
+    networks = _network_texts(picked["hi"].to_numpy(), picked["lo"].to_numpy(),
+                              picked["plen"].to_numpy())
+    lines: list[int | None] = [None] * len(picked)
+    if len(picked):
+        evidence = picked["evidence"]
+        if pc.min(pc.list_value_length(evidence).fill_null(0)).as_py() > 0:
+            lines = pc.struct_field(pc.list_element(evidence, 0), "line").to_pylist()
+        else:  # a row without evidence has no line to name
+            lines = [e[0]["line"] if e else None for e in evidence.to_pylist()]
+    return [_Row(*values) for values in zip(
+        picked["device"].to_pylist(), picked["session_id"].to_pylist(), networks,
+        picked["original_start"].to_pylist(), picked["original_end"].to_pylist(),
+        picked["last_seen"].to_pylist(), lines, strict=True)]
 
 
 _Pending = tuple[int, str, str, str, int]  # id, device, session id, network, original start
@@ -94,21 +147,30 @@ def register(record: IngestedFile, source: str, table: pa.Table) -> int:
         sessions = pa.array(sorted({entry[2] for entry in pending}), pa.string())
         mask = pc.and_(has_session, pc.is_in(table["session_id"], value_set=sessions))
         later: dict[tuple[str, str, str], list[_Row]] = {}
-        for row in _rows(table, mask, with_line=True):
+        for row in _rows(table, mask):
             later.setdefault((row.device, row.session_id, row.network), []).append(row)
         for pk, device, session, network, start in pending:
             rows = later.get((device, session, network))
             if rows:
                 found += _continue(pk, start, rows, record)
-    opened = pc.and_(has_session, pc.equal(table["original_end"], OPEN_END))
-    # A row split at midnight is several table rows of one interval: one entry for it.
-    unique = {(r.device, r.session_id, r.network, r.start): r
-              for r in _rows(table, opened, with_line=False)}
-    _insert_open(source, record, list(unique.values()))
+    opened = table.filter(pc.and_(has_session, pc.equal(table["original_end"], OPEN_END)))
+    networks = _network_texts(opened["hi"].to_numpy(), opened["lo"].to_numpy(),
+                              opened["plen"].to_numpy())
+    # A row split at midnight is several table rows of one interval: one entry for it, with
+    # the last row's proof of life. Plain lists here: a row object each cost more than the
+    # insert itself.
+    unique = {(device, session, network, start): seen for device, session, network, start, seen
+              in zip(opened["device"].to_pylist(), opened["session_id"].to_pylist(), networks,
+                     opened["original_start"].to_pylist(), opened["last_seen"].to_pylist(),
+                     strict=True)}
+    _insert_open(source, record, unique)
     return found
 
 
-def _insert_open(source: str, record: IngestedFile, rows: list[_Row]) -> None:
+_OpenKey = tuple[str, str, str, int]  # device, session id, network, original start
+
+
+def _insert_open(source: str, record: IngestedFile, rows: dict[_OpenKey, int | None]) -> None:
     """One prepared statement through the driver: the ORM cost 20x the insert itself here.
 
     The same open row met again (a radacct export repeating a session) is skipped.
@@ -123,8 +185,9 @@ def _insert_open(source: str, record: IngestedFile, rows: list[_Row]) -> None:
         f"last_seen, file_id) VALUES (%s, %s, %s, %s, %s, %s, %s){tail}")
     cursor = driver_cursor()
     try:
-        cursor.executemany(sql, [(source, r.device, r.session_id, r.network, r.start,
-                                  r.last_seen, record.pk) for r in rows])
+        file_id = record.pk  # read once: a model attribute lookup per row added up
+        cursor.executemany(sql, [(source, device, session, network, start, seen, file_id)
+                                 for (device, session, network, start), seen in rows.items()])
     finally:
         cursor.close()
 

@@ -33,6 +33,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store import rowblocks
+from cpniguard.connectivity.store.piece_order import index_order
 from cpniguard.connectivity.store.schema import (
     ALL_PORTS,
     ARROW_SCHEMA,
@@ -106,8 +107,13 @@ def table_days(table: pa.Table) -> list[str]:
     if not len(table):
         return []
     first, last = _day_ranges(table)
-    touched = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in
-                                        np.unique(np.stack([first, last], axis=1), axis=0)]))
+    # One int64 per row (first day, span), so the distinct ranges come from one plain sort:
+    # the span is at most MAX_SPLIT_DAYS, and floor division undoes the packing for any day.
+    width = MAX_SPLIT_DAYS + 1
+    ranges = np.unique(first * width + (last - first))
+    starts, spans = ranges // width, ranges % width
+    touched = np.unique(np.concatenate([np.arange(a, a + n + 1) for a, n in
+                                        zip(starts.tolist(), spans.tolist(), strict=True)]))
     return [day_name(int(day)) for day in touched]
 
 
@@ -133,19 +139,32 @@ def split_table(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
     end = table.column("end").to_numpy()
     first, last = _day_ranges(table)
     span = last - first
-    counts = span + 1
-    row = np.repeat(np.arange(len(start)), counts)
-    offsets = np.cumsum(counts) - counts
-    day = first[row] + (np.arange(len(row)) - offsets[row])
+    if np.any(span):
+        counts = span + 1
+        row = np.repeat(np.arange(len(start)), counts)
+        offsets = np.cumsum(counts) - counts
+        day = first[row] + (np.arange(len(row)) - offsets[row])
+    else:  # no interval crosses midnight: each row is its own single piece
+        row, day = np.arange(len(start)), first
     piece_start = np.maximum(start[row], day * DAY_US)
     piece_end = np.where(day == last[row], end[row], np.minimum(end[row], (day + 1) * DAY_US))
-    # One stable sort puts each day's pieces together, each day in index order (hi, lo, start,
-    # plen, end) and equal rows in input order, as sorting a list of rows would; one take then
-    # copies the table, and every day is a zero-copy slice of it.
-    plen = table.column("plen").to_numpy()[row]
-    order = np.lexsort((piece_end, plen, piece_start, table.column("lo").to_numpy()[row],
-                        table.column("hi").to_numpy()[row], day))
-    pieces = table.take(pa.array(row[order]))
+    # Each day's pieces together, each day in index order (hi, lo, start, plen, end) and equal
+    # rows in input order, as sorting a list of rows would; one take then copies the table, and
+    # every day is a zero-copy slice of it. The take goes column by column, each made
+    # contiguous first (across many chunks it is several times slower), on two threads (the
+    # kernels release the GIL), so the extra memory is two columns at most.
+    order = index_order(day, row, piece_start, piece_end, table.column("hi").to_numpy(),
+                        table.column("lo").to_numpy(), table.column("plen").to_numpy())
+    taken = pa.array(row[order])
+
+    def column_pieces(name: str) -> pa.Array:
+        if name in ("start", "end"):  # set below
+            return pa.nulls(len(taken), pa.int64())
+        return table.column(name).combine_chunks().take(taken)
+
+    with ThreadPoolExecutor(max_workers=_ENCODERS) as pool:
+        arrays = list(pool.map(column_pieces, table.column_names))
+    pieces = pa.Table.from_arrays(arrays, schema=table.schema)
     pieces = pieces.set_column(pieces.schema.get_field_index("start"), "start",
                                pa.array(piece_start[order], pa.int64()))
     pieces = pieces.set_column(pieces.schema.get_field_index("end"), "end",
