@@ -43,7 +43,7 @@ _SESSION = STRING_COLUMNS.index("session_id")
 _HEX_LOWER, _HEX_UPPER = 1, 2
 # Null mask bits: the nullable columns.
 _NO_LAST_SEEN, _NO_CAUSE, _NO_OCTETS_IN, _NO_OCTETS_OUT = 1, 2, 4, 8
-_CODEC = pa.Codec("zstd", compression_level=3)
+_CODEC = pa.Codec("zstd", compression_level=1)  # level 3: 0.8 % smaller, 20 % slower
 _INT = struct.Struct("<q")
 _CODE = struct.Struct("<I")
 _PAIR = struct.Struct("<II")
@@ -121,25 +121,33 @@ def encode(table: pa.Table) -> tuple[bytes, npt.NDArray[np.int64], list[tuple[st
     sources, ev_codes = _evidence_sources(entries)
     ev_lines = _ints(entries.flatten()[[entries.type.field(i).name for i in
                                         range(entries.type.num_fields)].index("line")])
+    # Everything per row is computed once for the partition; a block is then slices of it.
+    firsts = np.arange(0, count, BLOCK_ROWS)
+    edges = np.append(firsts, count)
+    lengths = np.stack([*(np.diff(offsets) for offsets, _ in strings),
+                        np.diff(ev_offsets)]).astype(np.uint32)   # the block's layout order
+    cuts = [offsets[edges].tolist() for offsets, _ in strings]
+    ev_cuts = ev_offsets[edges].tolist()
+    hex_blocks = [np.logical_and.reduceat(is_hex, firsts).tolist() if count else []
+                  for is_hex in hex_case]
     chunks: list[bytes] = []
     table_rows: list[tuple[int, int, int]] = []
     position = 0
-    for first in range(0, count, BLOCK_ROWS):
+    for block, first in enumerate(firsts.tolist()):
         last = min(first + BLOCK_ROWS, count)
-        ev_first, ev_last = int(ev_offsets[first]), int(ev_offsets[last])
-        blobs = [data[offsets[first]:offsets[last]] for offsets, data in strings]
-        lengths = [np.diff(offsets[first:last + 1]).astype(np.uint32) for offsets, _ in strings]
-        flags = 0
-        for flag, is_hex in zip((_HEX_LOWER, _HEX_UPPER), hex_case, strict=True):
-            if not flags and is_hex[first:last].all():
-                flags = flag
-                blobs[_SESSION] = bytes.fromhex(blobs[_SESSION].decode("ascii"))
-                lengths[_SESSION] //= 2
+        ev_first, ev_last = ev_cuts[block], ev_cuts[block + 1]
+        blobs = [data[cut[block]:cut[block + 1]]
+                 for cut, (_, data) in zip(cuts, strings, strict=True)]
+        sizes = lengths[:, first:last]
+        flags = _HEX_LOWER if hex_blocks[0][block] else (
+            _HEX_UPPER if hex_blocks[1][block] else 0)
+        if flags:
+            blobs[_SESSION] = bytes.fromhex(blobs[_SESSION].decode("ascii"))
+            sizes = sizes.copy()
+            sizes[_SESSION] //= 2
         raw = b"".join([
             _HEADER.pack(last - first, ev_last - ev_first, flags, *(len(b) for b in blobs)),
-            mask[first:last].tobytes(), ints[:, first:last].tobytes(),
-            *(part.tobytes() for part in lengths),
-            np.diff(ev_offsets[first:last + 1]).astype(np.uint32).tobytes(),
+            mask[first:last].tobytes(), ints[:, first:last].tobytes(), sizes.tobytes(),
             ev_codes[ev_first:ev_last].tobytes(), ev_lines[ev_first:ev_last].tobytes(),
             *blobs,
         ])
