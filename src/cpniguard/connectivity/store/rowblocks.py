@@ -200,8 +200,10 @@ class Block:
         """The fields of row `i` that the key arrays do not hold."""
         raw, rows, blobs = self.raw, self.rows, self.blobs
         mask = raw[_HEADER.size + i]
+        at, step, unpack = self.ints + 8 * i, 8 * rows, _INT.unpack_from
         original_start, original_end, seen, octets_in, octets_out = (
-            _INT.unpack_from(raw, self.ints + 8 * (k * rows + i))[0] for k in range(5))
+            unpack(raw, at)[0], unpack(raw, at + step)[0], unpack(raw, at + 2 * step)[0],
+            unpack(raw, at + 3 * step)[0], unpack(raw, at + 4 * step)[0])
         offsets = self.offsets[:, i:i + 2].tolist()
         fields: dict[str, Any] = {}
         for n, name in enumerate(STRING_COLUMNS):
