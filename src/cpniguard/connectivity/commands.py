@@ -16,7 +16,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -33,6 +33,9 @@ from cpniguard.connectivity.ingest import FORMATS, IngestResult, StoreMismatch, 
 from cpniguard.connectivity.parsers.nat_common import NoYear
 from cpniguard.connectivity.question import Usage
 from cpniguard.connectivity.store_config import configured_store, store_name
+
+if TYPE_CHECKING:  # no Django models at import: the CLI loads this before setup
+    from django.db.models import Q
 
 EXIT_USAGE = 2
 DEFAULT_LIMIT = 100
@@ -107,22 +110,28 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def file_named(text: str) -> Q:
+    """Rows whose `file` is the one named: its path, its SHA-256, or the first 8+ hex digits
+    of it (an abbreviated hash, as git shows one). For quarantine listings of any kind."""
+    from django.db.models import Q
+
+    wanted = text.lower()
+    match = Q(file__path=str(Path(text).resolve())) | Q(file__sha256=wanted)
+    if len(wanted) >= 8 and all(c in "0123456789abcdef" for c in wanted):
+        match |= Q(file__sha256__startswith=wanted)
+    return match
+
+
 def _quarantine(args: argparse.Namespace) -> int:
     """Quarantined lines are raw log content (usernames, MACs, addresses): reading them is a
     read of connectivity logs, decided by the policy and audited like any other."""
-    from django.db.models import Q
-
     from cpniguard.access import AccessRefused, Actor, access
     from cpniguard.connectivity.models import QuarantinedLine
     from cpniguard.policy import Action
 
     lines = QuarantinedLine.objects.select_related("file").order_by("file_id", "line", "id")
     if args.file:
-        wanted = args.file.lower()
-        match = Q(file__path=str(Path(args.file).resolve())) | Q(file__sha256=wanted)
-        if len(wanted) >= 8 and all(c in "0123456789abcdef" for c in wanted):
-            match |= Q(file__sha256__startswith=wanted)  # an abbreviated hash, as git shows
-        lines = lines.filter(match)
+        lines = lines.filter(file_named(args.file))
     try:
         with access(Actor.for_os_user(), Action.READ, resource="connectivity:quarantine",
                     purpose=args.purpose, reference=args.reference, subject="quarantine",

@@ -14,32 +14,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from cpniguard.quality.cli_errors import exit_for
 
 RESOURCE = "quality:speedtests:quarantine"
-_HEX = frozenset("0123456789abcdef")
 
 
 def quarantined(actor: Any, *, purpose: str, reference: str | None, file: str | None = None,
                 limit: int = 1000) -> list[dict[str, Any]]:
     """The quarantined lines (of one file, by path or SHA-256 or its first 8+ hex digits),
     oldest import first; raises AccessRefused (audited) when the policy says no."""
-    from django.db.models import Q
-
     from cpniguard.access.gate import access
+    from cpniguard.connectivity.commands import file_named
     from cpniguard.policy import Action
     from cpniguard.quality.models import SpeedTestQuarantine
 
     lines = SpeedTestQuarantine.objects.select_related("file").order_by("file_id", "line", "id")
     if file:
-        wanted = file.lower()
-        match = Q(file__path=str(Path(file).resolve())) | Q(file__sha256=wanted)
-        if len(wanted) >= 8 and set(wanted) <= _HEX:
-            match |= Q(file__sha256__startswith=wanted)  # an abbreviated hash, as git shows
-        lines = lines.filter(match)
+        lines = lines.filter(file_named(file))
     with access(actor, Action.READ, resource=RESOURCE, purpose=purpose, reference=reference,
                 subject="speedtest-quarantine", categories={"service_quality"}) as permit:
         rows: list[dict[str, Any]] = [
