@@ -75,8 +75,13 @@ def test_connectivity_logs_are_kept_for_a_declared_time(policy: Policy) -> None:
 def test_service_quality_data_stays_with_technical_staff(policy: Policy) -> None:
     promise("for internal use only by Softcom\N{RIGHT SINGLE QUOTATION MARK}s technical staff"
             " and not shared outside Softcom")
-    holders = {g.role for g in policy.grants if "service_quality" in g.categories}
+    holders = {g.role for g in policy.grants if "service_quality" in g.categories
+               and g.actions != {Action.PURGE}}
     assert holders == {"noc"}
+    # Deleting is not using: the only other grant is retention's, and it may only purge.
+    purgers = [(g.role, g.purpose) for g in policy.grants if "service_quality" in g.categories
+               and g.actions == {Action.PURGE}]
+    assert purgers == [("admin", "retention")]
     for grant in policy.grants:
         if "service_quality" in grant.categories:
             assert not policy.purposes[grant.purpose].third_party

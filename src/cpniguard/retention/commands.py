@@ -129,6 +129,13 @@ def _print_report(data: dict[str, Any]) -> None:
                 else f"{verb} {file['lines']} quarantined lines")
         print(f"  file {file['sha256'][:16]} ({file['source']}, {file['days'][0]}.."
               f"{file['days'][-1]}): {what}")
+    tests = data.get("speed_tests")
+    if tests is not None:
+        held = f", kept {tests['kept']} held by {', '.join(map(str, tests['holds']))}" \
+            if tests["kept"] else ""
+        print(f"speed tests: {tests['retention_key']} {tests['days']} days, expired before "
+              f"{tests['cutoff']}: {verb} {tests['removed']} results and "
+              f"{tests['quarantined_lines']} quarantined lines{held}")
     totals = data["totals"]
     print(f"total: {verb} {totals['rows_removed']} rows in {totals['days']} days, kept "
           f"{totals['rows_kept']} held rows; {verb} {totals['lines_removed']} quarantined "

@@ -38,6 +38,7 @@ from cpniguard.connectivity.ingest import ProgressSink
 from cpniguard.connectivity.models import QuarantinedLine
 from cpniguard.connectivity.store import LogStore
 from cpniguard.policy import Action, current_policy
+from cpniguard.retention import speedtest_expiry
 from cpniguard.retention.holds import HoldMatcher
 from cpniguard.retention.models import PurgeRecord
 from cpniguard.retention.planner import (
@@ -52,6 +53,7 @@ from cpniguard.retention.planner import (
     survey,
 )
 from cpniguard.retention.sources import Rule, rules_for
+from cpniguard.retention.speedtest_expiry import SpeedTestPlan
 from cpniguard.retention.store_days import finish_interrupted
 
 PURPOSE = "retention"
@@ -74,6 +76,7 @@ class RetentionReport:
     days: list[DayPlan] = field(default_factory=list)
     files: list[FilePlan] = field(default_factory=list)
     repaired: int = 0  # days whose interrupted rewrite was finished first
+    speed_tests: SpeedTestPlan | None = None  # None: no speed-test result is stored
 
     def to_dict(self) -> dict[str, object]:
         gone = [d for d in self.days if d.removed]
@@ -82,6 +85,7 @@ class RetentionReport:
             "rules": [r.to_dict() for r in self.rules],
             "days": [d.to_dict() for d in self.days],
             "files": [f.to_dict() for f in self.files],
+            "speed_tests": None if self.speed_tests is None else self.speed_tests.to_dict(),
             "totals": {"days": len(gone), "rows_removed": sum(d.removed for d in self.days),
                        "rows_kept": sum(d.kept for d in self.days),
                        "files": sum(1 for f in self.files if not f.holds),
@@ -115,7 +119,9 @@ def run_retention(actor: Actor, store: LogStore, *, now: datetime | None = None,
                 subject="retention:dry-run" if dry_run else "retention:run",
                 categories=CATEGORIES) as permit:
         repaired = 0 if dry_run else finish_interrupted(store)
-        rules = rules_for(sources_in_play(store), current_policy(), now)
+        policy = current_policy()
+        rules = rules_for(sources_in_play(store), policy, now)
+        speedtest_expiry.plan(policy, now)  # a missing period stops the run before any delete
         matcher = HoldMatcher(holds_in_force(now))
         kept_files: KeptFiles = {}
         report = RetentionReport(now, dry_run, list(rules.values()), repaired=repaired)
@@ -123,6 +129,7 @@ def run_retention(actor: Actor, store: LogStore, *, now: datetime | None = None,
         report.files = files_to_expire(rules, matcher, kept_files)
         permit.touched(["retention.days", "retention.rows", "retention.holds"])
     if dry_run:
+        report.speed_tests = speedtest_expiry.expire(actor, policy, now, dry_run=True)
         return report
     if progress is not None:
         progress.start("purging expired days", len(report.days))
@@ -133,6 +140,7 @@ def run_retention(actor: Actor, store: LogStore, *, now: datetime | None = None,
     for file in report.files:
         if not file.holds:
             _purge_file(actor, rules[file.source], file)
+    report.speed_tests = speedtest_expiry.expire(actor, policy, now, dry_run=False)
     return report
 
 
