@@ -32,7 +32,7 @@ from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval, from_
 from cpniguard.connectivity.store.clickhouse import ClickHouseLogStore
 from cpniguard.connectivity.store.clickhouse_client import ConnectExecutor
 from cpniguard.connectivity.store.clickhouse_sql import ADDED_COLUMNS, Statements, identifier
-from cpniguard.connectivity.store.schema import END_COLUMNS, to_us
+from cpniguard.connectivity.store.schema import END_COLUMNS, to_table, to_us
 from cpniguard.quality.scan import ScanRange, scan
 from tests.connectivity.test_bulk_radacct import _stored, both_ways
 
@@ -249,7 +249,7 @@ def test_clickhouse_stores_and_returns_the_columns_and_adds_them_to_an_old_table
         engine.command(f"ALTER TABLE {sql.rows} DROP COLUMN {name}")
     day = datetime(2025, 3, 4, 10, tzinfo=UTC)
     old = _stored_row(day, day + timedelta(hours=1), host="198.51.100.20")
-    legacy = ClickHouseLogStore._arrow("radius", date(2025, 3, 4), 1, [old]).drop_columns(
+    legacy = ClickHouseLogStore._arrow("radius", date(2025, 3, 4), 1, to_table([old])).drop_columns(
         [name for name, _, _ in ADDED_COLUMNS])
     engine.insert(database, "intervals", legacy)
     store = ClickHouseLogStore(engine, database=database)  # adds the columns
