@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
 
-EXIT_USAGE, EXIT_REFUSED = 2, 3
+EXIT_USAGE = 2
 
 
 class _Bar:
@@ -45,12 +45,10 @@ def _usage(command: str, message: str) -> int:
 
 
 def _refused(error: Any, as_json: bool) -> int:
-    decision = error.decision
-    print(f"refused: {decision.reason} (rule {decision.rule})", file=sys.stderr)
-    if as_json:
-        print(json.dumps({"error": "refused", "reason": decision.reason,
-                          "rule": decision.rule}))
-    return EXIT_REFUSED
+    # The refusal is printed as every command prints one (stderr, and JSON with --json).
+    from cpniguard.quality.cli_errors import exit_for
+
+    return exit_for("retention", error, as_json)
 
 
 def _instant(text: str) -> datetime:
