@@ -5,15 +5,18 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from cpniguard.access import Actor
 from cpniguard.connectivity.answers import Ask, answer_one
 from cpniguard.connectivity.models import IdentityLink, IngestedFile
+from cpniguard.connectivity.store import EmbeddedLogStore
 from cpniguard.demo.connectivity import seed_connectivity
 from cpniguard.demo.samples import sample_questions
 from cpniguard.demo.seed import seed_demo
+from cpniguard.home import home
 from cpniguard.subscribers.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +51,24 @@ def test_demo_logs_are_ingested_linked_and_answer(actor_for: Callable[[str], Act
     again = seed_connectivity(TODAY, 11, subscribers=60, days=3)
     assert IngestedFile.objects.count() == result.files
     assert again.intervals == 0
+
+
+def test_demo_logs_go_to_the_configured_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              actor_for: Callable[[str], Actor]) -> None:
+    """CPNIGUARD_LOGSTORE names the store every command reads: the demo writes there too,
+    so its sample questions answer, and the home's default store is left as it was."""
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("CPNIGUARD_LOGSTORE", str(elsewhere))
+    seed_demo(40, 12, link_os_user=False, today=TODAY)
+    default = EmbeddedLogStore(home() / "logstore")
+    before = default.partitions()
+    result = seed_connectivity(TODAY, 12, subscribers=20, days=1)
+    assert result.intervals > 0
+    assert EmbeddedLogStore(elsewhere).partitions()
+    assert default.partitions() == before
+    assert {f.store for f in IngestedFile.objects.all()} == {str(elsewhere.resolve())}
+    first = sample_questions(result.log_dir / "truth.csv")[1].split(": ", 1)[1].strip()
+    argv = shlex.split(first)
+    answer = answer_one(actor_for("noc"), Ask(argv[2], argv[argv.index("--at") + 1]),
+                        purpose="troubleshooting", reference="TKT-100202")
+    assert answer["status"] == "match"

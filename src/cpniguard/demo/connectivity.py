@@ -27,6 +27,7 @@ from cpniguard.connectivity.links import Kind, local_midnight
 from cpniguard.connectivity.links_sync import sync_derived_links
 from cpniguard.connectivity.models import IdentityLink
 from cpniguard.connectivity.network import write_config
+from cpniguard.connectivity.store_config import configured_store
 from cpniguard.home import home
 from cpniguard.subscribers.models import Equipment, Service, Subscriber
 
@@ -115,7 +116,9 @@ def seed_connectivity(today: date, seed: int, *, subscribers: int = LOG_SUBSCRIB
     result.log_dir = out
     result.links = _provision(picks)
     write_config(list(CGNAT_PUBLIC_POOLS))
-    store = home() / "logstore"
+    # The store every other command uses (--store's setting: CPNIGUARD_LOGSTORE, else the
+    # home's own), opened once for all the files.
+    store = configured_store()
     for relative in files:
         path = out / relative
         if progress is not None:
