@@ -11,6 +11,7 @@ Only the rows that match are then read, for their evidence: from the partition's
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy.typing as npt
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from cpniguard.connectivity.store.rowblocks import RowBlocks
+from cpniguard.connectivity.store.rowblocks import RowBlocks, RowValues
 from cpniguard.connectivity.store.schema import (
     ALL_PORTS,
     ARROW_SCHEMA,
@@ -42,6 +43,11 @@ _FEW_GROUPS = 4
 # partition; a read of more (a purge reads them all) decodes Parquet in columns instead.
 _BLOCKS_UP_TO = 8
 _NO_PORT = -2  # batch encoding of "no port given"; real ports are 0..65535, -1 means all
+_KEY_BE = struct.Struct(">QQ")  # format 2's key bytes
+# A run of rows holding one masked key is filtered row by row in Python (a few hundred
+# nanoseconds a row) up to this many rows; the rest of a longer one (a CGNAT address's port
+# blocks) in numpy. Reads of up to this many rows also take scalar paths.
+_SHORT_RUN = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,19 @@ def _constant_columns(group: pq.RowGroupMetaData) -> dict[str, Any]:
     return found
 
 
+def _interval(hi: int, lo: int, plen: int, start: int, end: int, port_first: int,
+              port_last: int, values: RowValues) -> StoredInterval:
+    """A row from its key arrays' values and its row block's (positional: a keyword call
+    cost a tenth of a lookup)."""
+    original_start, original_end, seen, octets_in, octets_out, text, evidence = values
+    source, username, mac, client_id, duid, circuit_id, remote_id, device, session_id, flags, \
+        cause = text
+    return StoredInterval(hi, lo, plen, start, end, original_start, original_end, source, seen,
+                          port_first, port_last, username, mac, client_id, duid, circuit_id,
+                          remote_id, device, session_id, flags, evidence, cause, octets_in,
+                          octets_out)
+
+
 class PartitionIndex:
     def __init__(self, manifest_path: Path) -> None:
         self.manifest_path = manifest_path
@@ -171,7 +190,14 @@ class PartitionIndex:
                 np.memmap(manifest_path.with_name(f"{stem}.rows.bin"), np.uint8, "r").view(
                     np.ndarray) if self.manifest["rows"] else np.empty(0, np.uint8),
                 mapped("blocks"), self.manifest["block_rows"],
-                [(file, sha) for file, sha in self.manifest["evidence_sources"]])
+                [(file, sha) for file, sha in self.manifest["evidence_sources"]],
+                self.manifest.get("block_codec", "zstd"))
+        # The single-question path (`find_one`) reads scalars: a memoryview item costs a tenth
+        # of a numpy scalar, and the key bytes compare as bytes.
+        self._masks = [(plen, *prefix_mask(plen)) for plen in self.prefix_lengths]
+        self._key_bytes: memoryview = self.key.view(np.uint8).reshape(-1).data
+        self._starts: memoryview = self.start.data
+        self._ends: memoryview = self.end.data
         self._file: pq.ParquetFile | None = None
         self._group_starts: npt.NDArray[np.int64] = np.empty(0, np.int64)
         self._constants: dict[int, dict[str, Any]] = {}  # by row group, read when first used
@@ -213,6 +239,54 @@ class PartitionIndex:
         rows = at[ok] if self.row is None else self.row[at[ok]]
         for q, row in zip(query[ok].tolist(), rows.tolist(), strict=True):
             found[q].append(row)
+        return found
+
+    def find_one(self, hi: int, lo: int, low: int, high: int, port: int | None) -> list[int]:
+        """`find_rows` of one question, without building arrays for it: the same rows in the
+        same order (prefix lengths in the manifest's order, then position). `low` and `high`
+        are the window's ends in microseconds, as in `_Probe`."""
+        if self.format < 2:
+            return self.find_rows(_Probe(
+                np.array([hi], np.uint64), np.array([lo], np.uint64), np.array([low], np.int64),
+                np.array([high], np.int64),
+                np.array([_NO_PORT if port is None else port], np.int64)))[0]
+        rows: list[int] = []
+        keys, starts, ends, total = self._key_bytes, self._starts, self._ends, len(self.key)
+        several = len(self._masks) > 1
+        # One binary search for every prefix length's masked key, then each run is walked.
+        probes = b"".join([_KEY_BE.pack(hi & mask_hi, lo & mask_lo)
+                           for _, mask_hi, mask_lo in self._masks])
+        wanted = np.frombuffer(probes, "V16")
+        for n, first in enumerate(self._sorted.searchsorted(wanted).tolist()):
+            plen, probe = self._masks[n][0], probes[16 * n:16 * n + 16]
+            at = first
+            while at < total and keys[16 * at:16 * at + 16] == probe:
+                if at - first == _SHORT_RUN:  # a long run: the rest in arrays
+                    rows.extend(self._long_run(wanted[n:n + 1], at, plen if several else None,
+                                               low, high, port))
+                    break
+                if starts[at] <= high and ends[at] > low and (
+                        not several or int(self.plen[at]) == plen) and (
+                        port is None or self._holds_port(at, port)):
+                    rows.append(at)
+                at += 1
+        return rows
+
+    def _holds_port(self, at: int, port: int) -> bool:
+        low_port = int(self.pfirst[at])
+        return low_port == -1 or low_port <= port <= int(self.plast[at])
+
+    def _long_run(self, wanted: npt.NDArray[np.void], first: int, plen: int | None,
+                  low: int, high: int, port: int | None) -> list[int]:
+        """`find_one`'s filter over the rest of a long run (rows first.. holding the key)."""
+        last = int(self._sorted.searchsorted(wanted, side="right")[0])
+        ok = (self.start[first:last] <= high) & (self.end[first:last] > low)
+        if plen is not None:
+            ok &= self.plen[first:last] == plen
+        if port is not None:
+            low_port, high_port = self.pfirst[first:last], self.plast[first:last]
+            ok &= (low_port == -1) | ((low_port <= port) & (port <= high_port))
+        found: list[int] = (np.flatnonzero(ok) + first).tolist()
         return found
 
     def _parquet(self) -> tuple[pq.ParquetFile, npt.NDArray[np.int64]]:
@@ -262,15 +336,22 @@ class PartitionIndex:
     def _from_blocks(self, rows: list[int]) -> dict[int, StoredInterval]:
         assert self.blocks is not None
         wanted = sorted(set(rows))  # in order: rows of one block are decoded together
+        values = self.blocks.fields
+        if len(wanted) <= _SHORT_RUN:  # a lookup's few rows: scalars, no arrays built
+            found = {}
+            for row in wanted:
+                hi, lo = _KEY_BE.unpack(self._key_bytes[16 * row:16 * row + 16])
+                start, end = self._starts[row], self._ends[row]
+                found[row] = _interval(hi, lo, int(self.plen[row]), start, end,
+                                       int(self.pfirst[row]), int(self.plast[row]),
+                                       values(row, start, end))
+            return found
         at = np.asarray(wanted, dtype=np.intp)
         keys = self.key[at]
         columns = zip(wanted, keys["hi"].tolist(), keys["lo"].tolist(), self.plen[at].tolist(),
                       self.start[at].tolist(), self.end[at].tolist(), self.pfirst[at].tolist(),
                       self.plast[at].tolist(), strict=True)
-        fields = self.blocks.fields
-        return {row: StoredInterval(hi=hi, lo=lo, plen=plen, start=start, end=end,
-                                    port_first=first, port_last=last,
-                                    **fields(row, start, end))
+        return {row: _interval(hi, lo, plen, start, end, first, last, values(row, start, end))
                 for row, hi, lo, plen, start, end, first, last in columns}
 
     def _from_parquet(self, rows: list[int]) -> dict[int, StoredInterval]:

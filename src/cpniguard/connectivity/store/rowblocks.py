@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,12 @@ _SESSION = STRING_COLUMNS.index("session_id")
 _HEX_LOWER, _HEX_UPPER = 1, 2
 # Null mask bits: the nullable columns.
 _NO_LAST_SEEN, _NO_CAUSE, _NO_OCTETS_IN, _NO_OCTETS_OUT = 1, 2, 4, 8
-_CODEC = pa.Codec("zstd", compression_level=1)  # level 3: 0.8 % smaller, 20 % slower
+# The codec of new blocks, named in the manifest ("block_codec"; absent means zstd, which
+# the first format 2 partitions used). LZ4 blocks are about 15 % larger than zstd level 1
+# but decode in 2-3 us against 20: pyarrow's zstd sets up a decompression context per call,
+# and a lookup decodes one block, so that setup was a tenth of the whole lookup.
+BLOCK_CODEC = "lz4_raw"
+_CODECS = {"zstd": pa.Codec("zstd", compression_level=1), "lz4_raw": pa.Codec("lz4_raw")}
 _INT = struct.Struct("<q")
 _CODE = struct.Struct("<I")
 _PAIR = struct.Struct("<II")
@@ -151,7 +157,7 @@ def encode(table: pa.Table) -> tuple[bytes, npt.NDArray[np.int64], list[tuple[st
             ev_codes[ev_first:ev_last].tobytes(), ev_lines[ev_first:ev_last].tobytes(),
             *blobs,
         ])
-        packed = _CODEC.compress(raw, asbytes=True)
+        packed = _CODECS[BLOCK_CODEC].compress(raw, asbytes=True)
         chunks.append(packed)
         table_rows.append((position, len(packed), len(raw)))
         position += len(packed)
@@ -165,13 +171,25 @@ def _seen_base(start: Any, original_end: Any) -> Any:
         start, np.ndarray) else (start if original_end == OPEN_END else original_end)
 
 
+# A row's values beside its key arrays: original start, original end, last seen, octets in,
+# octets out (None where unknown), the STRING_COLUMNS in order (terminate_cause None where
+# unknown), and the evidence.
+RowValues = tuple[int, int, int | None, int | None, int | None, list[Any],
+                  tuple[Evidence, ...]]
+
+
+@lru_cache(maxsize=64)
+def _lengths(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
 class Block:
     """One decompressed block, read in place: `row` unpacks just the row asked for.
 
     Building numpy views of every column cost more than a lookup's whole budget; a row needs
     about thirty fixed-offset reads, which `struct` does in a few microseconds."""
 
-    __slots__ = ("blobs", "ev_codes", "ev_lines", "flags", "ints", "offsets", "raw", "rows",
+    __slots__ = ("blobs", "ev_codes", "ev_lines", "flags", "ints", "lengths", "raw", "rows",
                  "sources")
 
     def __init__(self, raw: bytes, sources: list[tuple[str, str]]) -> None:
@@ -180,13 +198,12 @@ class Block:
         self.raw, self.rows, self.sources = raw, rows, sources
         self.ints = _HEADER.size + rows                      # after the null mask
         at = self.ints + 40 * rows                           # five int64 columns
-        # Lengths are stored (they compress better than offsets); one cumsum makes them
-        # offsets: row i of string column c is blob c [offsets[c, i]:offsets[c, i + 1]].
-        columns = len(STRING_COLUMNS)
-        lengths = np.frombuffer(raw, np.uint32, (columns + 1) * rows, at)
-        at += lengths.nbytes
-        self.offsets = np.zeros((columns + 1, rows + 1), np.int64)
-        np.cumsum(lengths.reshape(columns + 1, rows), axis=1, out=self.offsets[:, 1:])
+        # Lengths are stored (they compress better than offsets): row i of string column c
+        # starts at the sum of the column's first i lengths. Summed per row asked for, since
+        # a lookup wants one row of a block and arrays cost more to build than a short sum.
+        count = (len(STRING_COLUMNS) + 1) * rows
+        self.lengths = _lengths(count).unpack_from(raw, at)
+        at += 4 * count
         self.ev_codes = at                                   # the last row: evidence entries
         self.ev_lines = at + 4 * entries
         at = self.ev_lines + 8 * entries
@@ -196,40 +213,40 @@ class Block:
             at += size
         self.blobs = blobs
 
-    def row(self, i: int, start: int, end: int) -> dict[str, Any]:
-        """The fields of row `i` that the key arrays do not hold."""
-        raw, rows, blobs = self.raw, self.rows, self.blobs
+    def row(self, i: int, start: int, end: int) -> RowValues:
+        """The values of row `i` that the key arrays do not hold, as `RowValues` lists them."""
+        raw, rows, blobs, lengths, flags = self.raw, self.rows, self.blobs, self.lengths, self.flags
         mask = raw[_HEADER.size + i]
-        at, step, unpack = self.ints + 8 * i, 8 * rows, _INT.unpack_from
-        original_start, original_end, seen, octets_in, octets_out = (
-            unpack(raw, at)[0], unpack(raw, at + step)[0], unpack(raw, at + 2 * step)[0],
-            unpack(raw, at + 3 * step)[0], unpack(raw, at + 4 * step)[0])
-        offsets = self.offsets[:, i:i + 2].tolist()
-        fields: dict[str, Any] = {}
-        for n, name in enumerate(STRING_COLUMNS):
-            text = raw[blobs[n] + offsets[n][0]:blobs[n] + offsets[n][1]]
-            if n == _SESSION and self.flags:
-                fields[name] = text.hex() if self.flags & _HEX_LOWER else text.hex().upper()
+        ints = memoryview(raw)[self.ints:self.ints + 40 * rows].cast("q")
+        original_start, original_end = start + ints[i], end + ints[rows + i]
+        strings: list[Any] = []
+        first = i
+        for n in range(len(STRING_COLUMNS)):
+            size = lengths[first]
+            if not size:
+                strings.append("")
             else:
-                fields[name] = text.decode()
+                begin = blobs[n] + sum(lengths[first - i:first])
+                text = raw[begin:begin + size]
+                if n == _SESSION and flags:
+                    strings.append(text.hex() if flags & _HEX_LOWER else text.hex().upper())
+                else:
+                    strings.append(text.decode())
+            first += rows
         if mask & _NO_CAUSE:
-            fields["terminate_cause"] = None
-        first, last = offsets[-1]
-        found = []
-        for e in range(first, last):
+            strings[-1] = None
+        entry = sum(lengths[first - i:first])
+        evidence = []
+        for e in range(entry, entry + lengths[first]):
             file, sha256 = self.sources[_CODE.unpack_from(raw, self.ev_codes + 4 * e)[0]]
-            found.append(Evidence(file=file, line=_INT.unpack_from(raw, self.ev_lines + 8 * e)[0],
-                                  sha256=sha256))
-        evidence = tuple(found)
-        original_end += end
-        fields.update(
-            original_start=start + original_start, original_end=original_end,
-            last_seen=None if mask & _NO_LAST_SEEN else _seen_base(start, original_end) + seen,
-            octets_in=None if mask & _NO_OCTETS_IN else octets_in,
-            octets_out=None if mask & _NO_OCTETS_OUT else octets_out,
-            evidence=evidence,
-        )
-        return fields
+            evidence.append(Evidence(file, _INT.unpack_from(raw, self.ev_lines + 8 * e)[0],
+                                     sha256))
+        return (original_start, original_end,
+                None if mask & _NO_LAST_SEEN else _seen_base(start, original_end)
+                + ints[2 * rows + i],
+                None if mask & _NO_OCTETS_IN else ints[3 * rows + i],
+                None if mask & _NO_OCTETS_OUT else ints[4 * rows + i],
+                strings, tuple(evidence))
 
 
 class RowBlocks:
@@ -238,7 +255,10 @@ class RowBlocks:
     _KEEP = 8
 
     def __init__(self, data: npt.NDArray[np.uint8], table: npt.NDArray[np.int64],
-                 block_rows: int, sources: list[tuple[str, str]]) -> None:
+                 block_rows: int, sources: list[tuple[str, str]], codec: str = "zstd") -> None:
+        if codec not in _CODECS:
+            raise ValueError(f"unknown row block codec {codec!r}")
+        self._codec = _CODECS[codec]
         self._data = data
         self._sources = [(file, sha) for file, sha in sources]
         self._block_rows = block_rows
@@ -250,7 +270,7 @@ class RowBlocks:
         if found is not None:
             return found
         offset, size, raw_size = self._table[number].tolist()
-        raw = _CODEC.decompress(self._data[offset:offset + size], decompressed_size=raw_size,
+        raw = self._codec.decompress(self._data[offset:offset + size], decompressed_size=raw_size,
                                 asbytes=True)
         found = Block(raw, self._sources)
         self._recent[number] = found
@@ -258,5 +278,5 @@ class RowBlocks:
             self._recent.popitem(last=False)
         return found
 
-    def fields(self, row: int, start: int, end: int) -> dict[str, Any]:
+    def fields(self, row: int, start: int, end: int) -> RowValues:
         return self.block(row // self._block_rows).row(row % self._block_rows, start, end)

@@ -7,6 +7,7 @@ the skew window crosses midnight), because every interval was split at midnight 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -19,7 +20,13 @@ from pathlib import Path
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.store.index import Match, PartitionIndex, Query, probe_arrays
-from cpniguard.connectivity.store.schema import DAY_US, Address, StoredInterval
+from cpniguard.connectivity.store.schema import (
+    DAY_US,
+    Address,
+    StoredInterval,
+    address_key,
+    to_us,
+)
 from cpniguard.connectivity.store.writer import check_source, day_name, write_batch, write_table
 
 
@@ -40,7 +47,7 @@ _SETTLED_NS = 3_000_000_000
 # cost more than the lookup itself. Keyed by the manifest's inode and mtime, so a partition
 # rewritten by a purge (a new manifest renamed over the old) is opened afresh; a manifest
 # changed in the last seconds is not shared at all (the racy case, as for listings).
-_LISTINGS: dict[tuple[Path, str, bool], tuple[int, list[Path]]] = {}  # shared, like _OPENED
+_LISTINGS: dict[tuple[str, str, bool], tuple[int, list[Path]]] = {}  # shared, like _OPENED
 _LISTINGS_LIMIT = 8192
 _OPENED: OrderedDict[tuple[str, int, int], PartitionIndex] = OrderedDict()
 _OPENED_LIMIT = 512
@@ -77,7 +84,7 @@ class EmbeddedLogStore:
         self.root = Path(root)
         self._indexes: dict[Path, PartitionIndex] = {}
 
-    def _listing(self, directory: Path, pattern: str, *, dirs_only: bool = False
+    def _listing(self, directory: str, pattern: str, *, dirs_only: bool = False
                  ) -> list[Path]:
         """Sorted entries of `directory` matching `pattern`, re-read only when it changed.
 
@@ -87,14 +94,15 @@ class EmbeddedLogStore:
         seconds is not cached at all, because two changes within one timestamp tick would
         leave the same mtime (the racy case)."""
         try:
-            stamp = directory.stat().st_mtime_ns
+            # A string path: building a Path per lookup cost more than the stat.
+            stamp = os.stat(directory).st_mtime_ns  # noqa: PTH116
         except (FileNotFoundError, NotADirectoryError):
             return []
         key = (directory, pattern, dirs_only)
         cached = _LISTINGS.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        found = sorted(p for p in directory.glob(pattern) if not dirs_only or p.is_dir())
+        found = sorted(p for p in Path(directory).glob(pattern) if not dirs_only or p.is_dir())
         if time.time_ns() - stamp > _SETTLED_NS:
             if len(_LISTINGS) > _LISTINGS_LIMIT:
                 _LISTINGS.clear()
@@ -109,13 +117,13 @@ class EmbeddedLogStore:
         return write_table(self.root, source, table)
 
     def _sources(self) -> list[Path]:
-        return self._listing(self.root, "[!.]*", dirs_only=True)
+        return self._listing(str(self.root), "[!.]*", dirs_only=True)
 
     def _manifests(self, day: str) -> list[Path]:
         # Only a manifest makes a partition visible; temp files and orphans are never opened.
         found: list[Path] = []
         for source in self._sources():
-            found.extend(self._listing(source / day, "part-*.manifest.json"))
+            found.extend(self._listing(f"{source}/{day}", "part-*.manifest.json"))
         return found
 
     def _index(self, manifest: Path) -> PartitionIndex:
@@ -136,15 +144,18 @@ class EmbeddedLogStore:
         question, whose window lies in one UTC day, that bookkeeping cost a third of the
         lookup. Tests hold both to the same answers.
         """
-        query = Query(address, at, port, skew)
-        probe = probe_arrays([query])
-        day = int(probe.low[0]) // DAY_US
-        if int(probe.high[0]) // DAY_US != day:
-            return self.batch_lookup([query])[0]
+        hi, lo, plen = address_key(address)
+        if plen != 128 or skew < timedelta(0) or (port is not None and not 0 <= port <= 65535):
+            probe_arrays([Query(address, at, port, skew)])  # raises the batch's own error
+        moment, width = to_us(at), skew // timedelta(microseconds=1)
+        low, high = moment - width, moment + width
+        day = low // DAY_US
+        if high // DAY_US != day:
+            return self.batch_lookup([Query(address, at, port, skew)])[0]
         matches: list[Match] = []
         for manifest in self._manifests(_day_text(day)):
             index = self._index(manifest)
-            [rows] = index.find_rows(probe)
+            rows = index.find_one(hi, lo, low, high, port)
             if rows:
                 decoded = index.read_rows(rows)
                 matches.extend(Match(decoded[r], index.source, index.day, index.part, r)

@@ -282,7 +282,8 @@ def _encode(table: pa.Table) -> Encoded:
     contents = {"parquet": _parquet_bytes(table)}
     contents.update({f"{label}.npy": _npy_bytes(array) for label, array in arrays.items()})
     contents.update({"rows.bin": blocks, "blocks.npy": _npy_bytes(block_table)})
-    return table, contents, {"block_rows": rowblocks.BLOCK_ROWS, "evidence_sources": sources}
+    return table, contents, {"block_rows": rowblocks.BLOCK_ROWS,
+                             "block_codec": rowblocks.BLOCK_CODEC, "evidence_sources": sources}
 
 
 def _write_partition(directory: Path, source: str, day: int,
