@@ -4,6 +4,7 @@ the dotted-quad parse that skips `ipaddress`."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import random
@@ -122,3 +123,18 @@ def test_dotted_quads_parse_as_ipaddress_does(text: str) -> None:
         return
     value = int(parsed) | ((0xFFFF << 32) if parsed.version == 4 else 0)
     assert address_key(text) == (value >> 64, value & (2**64 - 1), 128)
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_a_batch_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path,
+                                                              was_on: bool) -> None:
+    store = EmbeddedLogStore(tmp_path)
+    rows = _port_blocks(30)
+    store.add("cgnat", rows)
+    (gc.enable if was_on else gc.disable)()
+    try:
+        [found] = store.batch_lookup([Query(PUBLIC, from_us(rows[0].start), 1024)])
+        assert [m.interval.username for m in found] == ["sub0"]
+        assert gc.isenabled() is was_on
+    finally:
+        gc.enable()

@@ -6,12 +6,14 @@ the skew window crosses midnight), because every interval was split at midnight 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -72,6 +74,24 @@ def _opened(manifest: Path) -> PartitionIndex:
             while len(_OPENED) > _OPENED_LIMIT:
                 _OPENED.popitem(last=False)
     return index
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch builds its rows.
+
+    A batch makes hundreds of thousands of small objects (rows, evidence, matches) and keeps
+    them all; each allocation burst set off collections that walked every one of them again,
+    which was 40 % of a 100,000-question batch. They hold no cycles, so nothing is lost by
+    not looking; reference counting still frees them. Left off if something else turned it
+    off; turned back on by whichever caller turned it off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _sort_key(match: Match) -> tuple[int, int, int, int, str, int, int]:
@@ -163,7 +183,10 @@ class EmbeddedLogStore:
         return sorted(matches, key=_sort_key) if len(matches) > 1 else matches
 
     def batch_lookup(self, queries: Iterable[Query]) -> list[list[Match]]:
-        queries = list(queries)
+        with _collector_paused():
+            return self._batch_lookup(list(queries))
+
+    def _batch_lookup(self, queries: list[Query]) -> list[list[Match]]:
         everything = probe_arrays(queries)  # validates everything before touching disk
         by_day: dict[str, list[int]] = {}
         for number, (low, high) in enumerate(zip(everything.low.tolist(),
