@@ -112,6 +112,12 @@ def table_lines(f: dict[str, Any], goals: dict[str, float]) -> tuple[list[str], 
                      "3x below PG, within 10x of floor: " + verdict(
                          "single", faster >= goals["p99_vs_pg"]
                          and slower <= goals["p99_vs_floor"])))
+        for label, key in (("  questions finding 0-1 rows", "at_most_one_row"),
+                           ("  questions finding 2+ rows", "several_rows")):
+            part = ours.get(key)
+            if part:
+                rows.append((label, f"{part['p50_ms']:.3f} / {part['p99_ms']:.3f} "
+                             f"({part['share']:.0%} of questions)", "", "", "", ""))
         batch_ratio = _ratio(pg["batch_s"], ours["batch_s"])
         rows.append(("100k batch s", f"{ours['batch_s']:.2f}", f"{pg['batch_s']:.2f}",
                      f"{floor['batch_s']:.3f}", f"PG/ours {batch_ratio:.1f}x",
