@@ -73,6 +73,18 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
 
+def _split_rows(ours: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Single lookups finding at most one row and finding several, apart."""
+    found = []
+    for label, key in (("  questions finding 0-1 rows", "at_most_one_row"),
+                       ("  questions finding 2+ rows", "several_rows")):
+        part = ours.get(key)
+        if part:
+            found.append((label, f"{part['p50_ms']:.3f} / {part['p99_ms']:.3f} "
+                          f"({part['share']:.0%} of questions)", "", "", "", ""))
+    return found
+
+
 def table_lines(f: dict[str, Any], goals: dict[str, float]) -> tuple[list[str], dict[str, bool]]:
     ingest, ours, floor = f["ingest"], f["ours"], f["floor"]
     pg = f.get("pg")
@@ -112,12 +124,7 @@ def table_lines(f: dict[str, Any], goals: dict[str, float]) -> tuple[list[str], 
                      "3x below PG, within 10x of floor: " + verdict(
                          "single", faster >= goals["p99_vs_pg"]
                          and slower <= goals["p99_vs_floor"])))
-        for label, key in (("  questions finding 0-1 rows", "at_most_one_row"),
-                           ("  questions finding 2+ rows", "several_rows")):
-            part = ours.get(key)
-            if part:
-                rows.append((label, f"{part['p50_ms']:.3f} / {part['p99_ms']:.3f} "
-                             f"({part['share']:.0%} of questions)", "", "", "", ""))
+        rows.extend(_split_rows(ours))
         batch_ratio = _ratio(pg["batch_s"], ours["batch_s"])
         rows.append(("100k batch s", f"{ours['batch_s']:.2f}", f"{pg['batch_s']:.2f}",
                      f"{floor['batch_s']:.3f}", f"PG/ours {batch_ratio:.1f}x",
@@ -131,6 +138,7 @@ def table_lines(f: dict[str, Any], goals: dict[str, float]) -> tuple[list[str], 
         rows.append(("bytes/event", f"{f['store_bytes'] / events:.1f}", "-", "12 (RAM)", "", ""))
         rows.append(("single p50/p99 ms", f"{ours['p50_ms']:.3f} / {ours['p99_ms']:.3f}", "-",
                      f"{floor['p50_ms']:.4f} / {floor['p99_ms']:.4f}", "", ""))
+        rows.extend(_split_rows(ours))
         rows.append(("batch s", f"{ours['batch_s']:.2f}", "-", f"{floor['batch_s']:.3f}", "",
                      ""))
     rows.append(("audited attribute p50/p99 ms", f"{f['audited']['p50_ms']:.2f} / "
@@ -138,6 +146,10 @@ def table_lines(f: dict[str, Any], goals: dict[str, float]) -> tuple[list[str], 
     rows.append(("peak RSS GiB (ingest / lookups / all)", f"{ingest['ingest_rss_gib']:.2f} / "
                  f"{ours['lookup_rss_gib']:.2f} / {f['peak_rss_gib']:.2f}", "", "", "",
                  "<4 GiB: " + verdict("memory", ours["lookup_rss_gib"] < goals["rss_gib"])))
+    split = ours.get("after_lookups")
+    if split:
+        rows.append(("  resident after lookups GiB", f"{split['anonymous']:.2f} anonymous + "
+                     f"{split['mapped_files']:.2f} store pages mapped", "", "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     registry = "on" if f.get("open_session_registry", True) else "OFF (not the full ingest path)"
     lines = [f"{events:,} events in {f['chunks']} files; open-session registry {registry}; "
