@@ -22,6 +22,7 @@ last the string blobs (UTF-8; the session ids as the bytes they spell when the f
 from __future__ import annotations
 
 import struct
+import sys
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
@@ -33,6 +34,10 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from cpniguard.connectivity.events import Evidence
 from cpniguard.connectivity.store.schema import OPEN_END
+
+# Blocks and key arrays are little-endian and read in place (memoryview casts, native order).
+if sys.byteorder != "little":
+    raise ImportError("the log store reads its files in place and needs a little-endian CPU")
 
 BLOCK_ROWS = 32  # 64 or 128 compress 6-10 % smaller and decode a row 1.5-2x slower
 STRING_COLUMNS = ("source", "username", "mac", "client_id", "duid", "circuit_id", "remote_id",
