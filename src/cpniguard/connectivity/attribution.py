@@ -203,7 +203,17 @@ def _candidates(matches: list[Match], later: ContinuationLookup | None = None
             flags=flags, evidence=evidence,
             session_id=row.session_id, via_prefix=None if full else str(network),
             ports=ports, stored=(place,))
-    return sorted(merged.values(), key=lambda c: (c.start, c.address, c.session_id))
+    return sorted(merged.values(), key=_candidate_order)
+
+
+def _candidate_order(c: Candidate) -> tuple[Any, ...]:
+    """A total order from what a candidate says, never from where its rows were kept: two
+    rows of one session starting together (a port block logged twice, once closed) must
+    give the same answer, the same translation and the same evidence first, whichever store
+    or partition layout returned them in whichever order."""
+    return (c.start, c.address, c.session_id, c.end is None, c.end or c.start, c.source,
+            c.last_seen is None, c.last_seen or c.start,
+            tuple((e.file, e.line, e.sha256) for e in c.evidence))
 
 
 def _change_near(candidate: Candidate, at: datetime, skew: timedelta) -> bool:
