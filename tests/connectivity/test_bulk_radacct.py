@@ -109,7 +109,7 @@ def both_ways(tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch
     # second run ingest them afresh instead of answering "already ingested".
     IngestedFile.objects.filter(sha256=fast.sha256).update(format="radacct-csv-columns")
     with monkeypatch.context() as patch:
-        patch.setattr(bulk_radacct, "read_columns", lambda *_: None)
+        patch.setattr(bulk_radacct, "column_segments", lambda *_, **__: None)
         slow = ingest_file(slow_file, "radacct-csv", "UTC", tmp_path / "slow")
     return fast, slow
 

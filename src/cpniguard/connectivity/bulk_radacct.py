@@ -14,6 +14,10 @@ A whole file goes to the per-line path when it cannot be read in columns with ce
 a lone CR, NUL bytes, a quote inside a field, a record spanning lines, a header the parser
 would refuse, or anything pyarrow rejects. Line numbers are only known here because every record
 is then exactly one physical line.
+
+A file is read in segments (`column_segments`) that the ingest writes one by one, so its memory
+does not grow with the file. Some of those refusals are only found after segments were handed
+out (NotInColumns); the ingest then drops what it wrote and reads the file line by line.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class Columns:
     lines: int                            # physical lines, as `events.open_text` counts them
     events: int = 0                       # records decoded here (a dual-stack one: 1 event,
                                           # several table rows)
+    records: int = 0                      # CSV records the segment covers, fallback included
 
 
 def _census(path: Path) -> tuple[int, str]:
@@ -130,38 +135,93 @@ def _batches(reader: pv.CSVStreamingReader, present: dict[str, str]
         yield {name: batch.column(raw) for name, raw in present.items()}
 
 
-def read_columns(path: Path, sha256: str, fmt: str) -> Columns | None:
-    """Decode `path` in columns; None when the whole file must take the per-line path."""
+class NotInColumns(Exception):
+    """Found after some segments were handed out: the whole file must take the per-line path."""
+
+
+# Records per segment. A segment is decoded, written and released before the next is read, so
+# an ingest's memory is bounded by this, not by the file (about 1.3 GiB per million records
+# decoded and written at once). A file up to this size is one segment, as before segments.
+SEGMENT_RECORDS = 1_000_000
+
+
+def column_segments(path: Path, sha256: str, fmt: str, records: int | None = None
+                    ) -> Iterator[Columns] | None:
+    """`path` decoded in columns, `records` CSV records (default SEGMENT_RECORDS, 0: all) at a
+    time, at pyarrow batch boundaries; None when the file
+    must take the per-line path as a whole, as far as can be told before reading it.
+
+    The iterator raises NotInColumns when that is found only later (a field count pyarrow
+    rejects, a blank line shifting the numbering): segments already handed out must then be
+    undone by the caller. `Columns.lines` is the file's physical line count on every segment.
+    """
     lines, problem = _census(path)
     if problem or lines < 1:
         return None
-    decoded: list[Decoded] = []
-    fallback: list[npt.NDArray[np.int64]] = []
-    records = 0
     try:
         opened = _reader(path)  # pyarrow reads the first block here already
-        if opened is None:
-            return None
-        reader, present = opened
+    except (pa.ArrowException, UnicodeDecodeError):
+        return None
+    if opened is None:
+        return None
+    size = SEGMENT_RECORDS if records is None else records
+    return _segments(path, sha256, fmt, opened, lines, size)
+
+
+def _segments(path: Path, sha256: str, fmt: str,
+              opened: tuple[pv.CSVStreamingReader, dict[str, str]], lines: int, size: int
+              ) -> Iterator[Columns]:
+    reader, present = opened
+    records = taken = 0  # CSV records read so far; those in the segment being built
+    decoded: list[Decoded] = []
+
+    def segment() -> Columns:
+        table = _assemble(decoded, str(path), sha256, fmt)
+        left = (np.concatenate([part.fallback for part in decoded]) if decoded
+                else np.empty(0, np.int64))
+        decoded.clear()
+        return Columns(table, left, lines, taken - len(left), taken)
+
+    try:
         # pyarrow kernels release the GIL: one batch is decoded while the next is parsed.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            pending: deque[Future[Decoded]] = deque()
-            for columns in _batches(reader, present):
-                count = len(next(iter(columns.values())))
-                numbers = np.arange(records + 2, records + 2 + count, dtype=np.int64)
-                pending.append(pool.submit(decode_batch, columns, numbers))
-                records += count
-                if len(pending) > 2:
-                    decoded.append(pending.popleft().result())
-            decoded.extend(future.result() for future in pending)
-        fallback = [part.fallback for part in decoded]
-    except (pa.ArrowException, UnicodeDecodeError):
-        return None  # a field count, an encoding or a quote the csv module must judge
+            pending: deque[tuple[Future[Decoded], int]] = deque()
+            batches = _batches(reader, present)
+            while True:
+                columns = next(batches, None)
+                if columns is not None:
+                    count = len(next(iter(columns.values())))
+                    numbers = np.arange(records + 2, records + 2 + count, dtype=np.int64)
+                    pending.append((pool.submit(decode_batch, columns, numbers), count))
+                    records += count
+                while pending and (columns is None or len(pending) > 2):
+                    future, count = pending.popleft()
+                    decoded.append(future.result())
+                    taken += count
+                    if size and taken >= size:
+                        yield segment()
+                        taken = 0
+                if columns is None:
+                    break
+    except (pa.ArrowException, UnicodeDecodeError) as error:
+        # a field count, an encoding or a quote the csv module must judge
+        raise NotInColumns(str(error)) from error
     if records != lines - 1:
-        return None  # a blank line or a record across lines: numbering would drift
-    table = _assemble(decoded, str(path), sha256, fmt)
-    left = np.concatenate(fallback) if fallback else np.empty(0, np.int64)
-    return Columns(table, left, lines, records - len(left))
+        raise NotInColumns("a blank line or a record across lines: numbering would drift")
+    if decoded or not size:
+        yield segment()
+
+
+def read_columns(path: Path, sha256: str, fmt: str) -> Columns | None:
+    """Decode `path` in columns as one segment; None when the whole file must take the
+    per-line path."""
+    segments = column_segments(path, sha256, fmt, records=0)
+    if segments is None:
+        return None
+    try:
+        return next(segments)
+    except NotInColumns:
+        return None
 
 
 def _dictionary(values: list[str], indices: npt.NDArray[np.int32]) -> pa.DictionaryArray:
@@ -214,26 +274,42 @@ def _assemble(parts: list[Decoded], file: str, sha256: str, fmt: str) -> pa.Tabl
 _FLAG_TEXTS = ("", "no-start", "no-stop", "no-start,no-stop")
 
 
-def per_line(path: Path, numbers: npt.NDArray[np.int64], source: Source
-             ) -> Iterator[Event | Quarantined]:
-    """The parser over the header and the given lines only, numbered as in the file.
+class FallbackLines:
+    """The parser over the header and the given lines only, numbered as in the file, segment
+    after segment in one pass over the file (each call's numbers follow the previous call's).
 
-    Every record is one physical line here (checked by `read_columns`), so the k-th record the
-    parser sees is line `numbers[k]`.
+    Every record is one physical line here (checked by `column_segments`), so the k-th record
+    the parser sees is line `numbers[k]`.
     """
-    if not len(numbers):
-        return
-    wanted = set(numbers.tolist())
-    picked: list[str] = []
-    for number, line in enumerate(open_text(path), start=1):
-        if number == 1 or number in wanted:
-            picked.append(line)
-    real = [1, *numbers.tolist()]
-    for item in radacct_csv.parse(picked, source):
-        if isinstance(item, Quarantined):
-            yield replace(item, line=real[item.line - 1])
-        else:
-            yield replace(item, evidence=replace(item.evidence, line=real[item.evidence.line - 1]))
+
+    def __init__(self, path: Path, source: Source) -> None:
+        self._text = open_text(path)  # opened at the first line wanted, if any
+        self._lines = enumerate(self._text, start=1)
+        self._header: str | None = None
+        self._source = source
+
+    def items(self, numbers: npt.NDArray[np.int64]) -> Iterator[Event | Quarantined]:
+        if not len(numbers):
+            return
+        if self._header is None:
+            self._header = next(self._lines)[1]
+        wanted = numbers.tolist()
+        picked = [self._header]
+        for number, line in self._lines:
+            if number == wanted[len(picked) - 1]:
+                picked.append(line)
+                if len(picked) > len(wanted):
+                    break
+        real = [1, *wanted]
+        for item in radacct_csv.parse(picked, self._source):
+            if isinstance(item, Quarantined):
+                yield replace(item, line=real[item.line - 1])
+            else:
+                yield replace(item, evidence=replace(item.evidence,
+                                                     line=real[item.evidence.line - 1]))
+
+    def close(self) -> None:
+        self._text.close()
 
 
 def merge(columns: pa.Table, rows: list[StoredInterval]) -> pa.Table:

@@ -98,21 +98,40 @@ def _ipv6_texts(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64],
     return texts
 
 
+# What `register` reads of a file's rows: `slim` keeps only these, so a file written in
+# segments carries a few dozen bytes a row to its commit point, not the rows themselves.
+SLIM_SCHEMA = pa.schema([
+    ("device", pa.dictionary(pa.int32(), pa.string())), ("session_id", pa.string()),
+    ("hi", pa.uint64()),
+    ("lo", pa.uint64()), ("plen", pa.uint8()), ("original_start", pa.int64()),
+    ("original_end", pa.int64()), ("last_seen", pa.int64()), ("line", pa.int64()),
+])
+
+
+def slim(table: pa.Table) -> pa.Table:
+    """The rows of `table` (schema.ARROW_SCHEMA) that `register` can use: those with a session
+    id, in SLIM_SCHEMA, the line of their first evidence as `line` (null without one)."""
+    picked = table.filter(pc.not_equal(table["session_id"], ""))
+    evidence = picked["evidence"]
+    if len(picked) and pc.min(pc.list_value_length(evidence).fill_null(0)).as_py() > 0:
+        lines = pc.struct_field(pc.list_element(evidence, 0), "line")
+    else:  # a row without evidence has no line to name
+        lines = pa.array([e[0]["line"] if e else None for e in evidence.to_pylist()], pa.int64())
+    columns = {name: picked[name] for name in SLIM_SCHEMA.names if name != "line"}
+    # A few NAS names repeat on every row: as a dictionary they cost 4 bytes a row, not 14.
+    device = pc.cast(picked["device"], pa.string())
+    return pa.table({**columns, "device": pc.dictionary_encode(device), "line": lines}
+                    ).cast(SLIM_SCHEMA)
+
+
 def _rows(table: pa.Table, mask: pa.Array) -> list[_Row]:
     picked = table.filter(mask)
     networks = _network_texts(picked["hi"].to_numpy(), picked["lo"].to_numpy(),
                               picked["plen"].to_numpy())
-    lines: list[int | None] = [None] * len(picked)
-    if len(picked):
-        evidence = picked["evidence"]
-        if pc.min(pc.list_value_length(evidence).fill_null(0)).as_py() > 0:
-            lines = pc.struct_field(pc.list_element(evidence, 0), "line").to_pylist()
-        else:  # a row without evidence has no line to name
-            lines = [e[0]["line"] if e else None for e in evidence.to_pylist()]
     return [_Row(*values) for values in zip(
         picked["device"].to_pylist(), picked["session_id"].to_pylist(), networks,
         picked["original_start"].to_pylist(), picked["original_end"].to_pylist(),
-        picked["last_seen"].to_pylist(), lines, strict=True)]
+        picked["last_seen"].to_pylist(), picked["line"].to_pylist(), strict=True)]
 
 
 _Pending = tuple[int, str, str, str, int]  # id, device, session id, network, original start
@@ -136,7 +155,8 @@ def _pending(source: str, record: IngestedFile, table: pa.Table) -> list[_Pendin
 def register(record: IngestedFile, source: str, table: pa.Table) -> int:
     """Link this file's rows to open sessions of earlier files; register its own open rows.
 
-    Must run in the transaction that marks `record` complete. Returns the continuations found.
+    `table`: the file's rows through `slim`. Must run in the transaction that marks `record`
+    complete. Returns the continuations found.
     """
     if not len(table):
         return 0

@@ -8,7 +8,7 @@ reason, and every event carries the file, line and (once ingested) the file's SH
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -119,7 +119,7 @@ def numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
         yield number, line.rstrip("\r\n")
 
 
-def open_text(path: str | Path) -> Iterator[str]:
+def open_text(path: str | Path) -> Generator[str, None, None]:
     """Lines of a log file, gzip read transparently (by magic bytes, not by name)."""
     import gzip
 

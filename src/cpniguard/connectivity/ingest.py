@@ -4,26 +4,31 @@ Order of work, chosen so a crash at any point is repaired by running the same co
 
 1. Hash the file (streaming). A `complete` IngestedFile with that hash and format means the
    file is already in: nothing is added.
-2. Parse and build intervals in memory; nothing is written yet.
-3. Save on the IngestedFile row (status `started`) the store's name (its directory, or its URL
-   without the password: `store_config.display_name`) and the UTC days the rows will touch.
-   Only then write to the store, through the `LogStore` protocol (embedded or ClickHouse).
-4. In one DB transaction: the quarantined lines, the row marked `complete`, the audit entry.
+2. Parse and build intervals a segment at a time (`bulk_radacct.SEGMENT_RECORDS` records of a
+   radacct export decoded in columns, else `ROW_SEGMENT` intervals), so memory is bounded by
+   a segment, not by the file. For each segment:
+3. add to the IngestedFile row (status `started`) the store's name (its directory, or its URL
+   without the password: `store_config.display_name`) and the UTC days the segment touches.
+   Only then write the segment to the store, through the `LogStore` protocol (embedded or
+   ClickHouse).
+4. In one DB transaction: the quarantined lines, the open-session registry, the row marked
+   `complete`, the audit entry.
 
 A `started` row found in step 1 is an attempt that died after step 3: each partition of this
 format on its recorded days whose rows carry this file's hash as evidence is dropped, then the
 file is ingested afresh. A partition holds the rows of exactly one `add` call, i.e. of one
-file, so that test is exact; the rows' own evidence is used rather than a list of manifests
-saved after the write because a crash between the write and that save would lose the list.
-A record naming another store than the one given is refused (StoreMismatch), not guessed at:
-its rows, or an interrupted attempt's leftovers, are in that store.
+segment of one file, so that test is exact; the rows' own evidence is used rather than a list
+of manifests saved after the write because a crash between the write and that save would lose
+the list. A record naming another store than the one given is refused (StoreMismatch), not
+guessed at: its rows, or an interrupted attempt's leftovers, are in that store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +42,7 @@ from cpniguard.audit.models import Outcome
 from cpniguard.connectivity import bulk_radacct, continuity
 from cpniguard.connectivity.clock import zone
 from cpniguard.connectivity.events import Event, Quarantined, Source, open_text
+from cpniguard.connectivity.ingest_parts import Parts, drop_attempt
 from cpniguard.connectivity.intervals import Skipped
 from cpniguard.connectivity.intervals_dhcp import dhcp_intervals
 from cpniguard.connectivity.intervals_nat import nat_intervals
@@ -56,18 +62,17 @@ from cpniguard.connectivity.parsers import (
 )
 from cpniguard.connectivity.store import (
     EmbeddedLogStore,
-    FindsFileParts,
     LogStore,
     from_interval,
 )
-from cpniguard.connectivity.store.schema import to_table
-from cpniguard.connectivity.store.writer import table_days
 from cpniguard.connectivity.store_config import configured_store, store_name
 
 # A RADIUS session silent this long before the newest record is flagged STALE: well above the
 # interim intervals NASes are configured with (5 min to a few hours), below a lost session.
 STALE_AFTER = timedelta(hours=24)
 _CHUNK = 1 << 20
+# Intervals per store write on the per-line path: a row object each, heavier than columns.
+ROW_SEGMENT = 250_000
 
 Parser = Callable[..., Iterator[Event | Quarantined]]
 # format -> (parser, interval builder family)
@@ -166,22 +171,6 @@ class StoreMismatch(ValueError):
     """The file's record names another store than the one given: refused, never guessed."""
 
 
-def parts_from_file(store: LogStore, source: str, days: Iterable[str],
-                    sha256: str) -> list[tuple[str, int]]:
-    """(day, part) of each part of `source` on `days` that an ingest of `sha256` wrote."""
-    if not isinstance(store, FindsFileParts):
-        raise TypeError(f"{type(store).__name__} cannot find an interrupted ingest's parts")
-    return store.parts_from_file(source, days, sha256)
-
-
-def _drop_attempt(record: IngestedFile, store: LogStore) -> None:
-    """Remove the partitions an interrupted attempt at this file may have published."""
-    if not record.store:
-        return
-    for day, part in parts_from_file(store, record.format, record.days, record.sha256):
-        store.drop_partition(record.format, day, part)
-
-
 def _claim(path: Path, sha256: str, fmt: str, zone_name: str, size: int,
            store: LogStore, name: str) -> IngestedFile | None:
     """The row to ingest under, or None when the file is already in.
@@ -202,7 +191,7 @@ def _claim(path: Path, sha256: str, fmt: str, zone_name: str, size: int,
         return IngestedFile.objects.create(
             path=str(path), sha256=sha256, format=fmt, source_zone=zone_name, size=size,
             started=timezone.now())
-    _drop_attempt(record, store)
+    drop_attempt(record, store)
     record.quarantine.all().delete()
     record.path, record.source_zone, record.size = str(path), zone_name, size
     record.store, record.days, record.started = "", [], timezone.now()
@@ -243,39 +232,70 @@ def ingest_file(path: str | Path, fmt: str, zone_name: str, store: str | Path | 
         options["device"] = device
     if progress is not None:
         progress.start(f"parsing {path.name}", newlines + 1)
-    lines, events = [0], [0]
-    quarantined: list[Quarantined] = []
-    skipped: Skipped = []
-    columns = bulk_radacct.read_columns(path, sha256, fmt) if fmt == "radacct-csv" else None
-    if columns is None:
-        items = parser(_counted(open_text(path), lines, progress), Source(str(path), zone_name),
-                       **options)
-    else:  # most rows decoded in columns; the parser reads only the rest
-        items = bulk_radacct.per_line(path, columns.fallback, Source(str(path), zone_name))
-        lines[0], events[0] = columns.lines, columns.events
-    built = _build(family, _events(items, sha256, quarantined, events), skipped)
-    rows = [from_interval(interval, fmt) for interval in built]
-    table = to_table(rows) if columns is None else bulk_radacct.merge(columns.table, rows)
+    source = Source(str(path), zone_name)
+    parts = Parts(record, target, name, fmt)
+    counts: _Counts | None = None
+    segments = (bulk_radacct.column_segments(path, sha256, fmt) if fmt == "radacct-csv"
+                else None)
+    if segments is not None:
+        try:
+            counts = _in_columns(segments, parts, path, source, sha256, progress)
+        except bulk_radacct.NotInColumns:
+            parts.undo()  # what was written in columns goes; the parser reads it all again
+            if progress is not None:
+                progress.start(f"parsing {path.name}", newlines + 1)
+    if counts is None:
+        counts = _Counts()
+        items = parser(_counted(open_text(path), counts.lines, progress), source, **options)
+        built = _build(family, _events(items, sha256, counts.quarantined, counts.events),
+                       counts.skipped)
+        while batch := list(itertools.islice(built, ROW_SEGMENT)):
+            parts.write_rows([from_interval(interval, fmt) for interval in batch])
 
-    # Recorded before the write, so a crash during it can still be cleaned up exactly.
-    record.store, record.days = name, table_days(table)
-    record.save(update_fields=["store", "days"])
-    written = (target.add(fmt, rows) if columns is None else target.add_table(fmt, table)
-               ) if len(table) else []
-    # The protocol promises only durability; the stores here return the parts they wrote.
-    places = written if isinstance(written, list) else []
-    relative = tuple(_relative(Path(str(place)), target) for place in places)
-
-    texts = _texts(path, {event.evidence.line for event, _ in skipped})
+    texts = _texts(path, {event.evidence.line for event, _ in counts.skipped})
     bad = [QuarantinedLine(file=record, line=q.line, reason=q.reason[:500],
-                           text=q.text[:QuarantinedLine.TEXT_LIMIT]) for q in quarantined]
+                           text=q.text[:QuarantinedLine.TEXT_LIMIT]) for q in counts.quarantined]
     bad += [QuarantinedLine(file=record, line=event.evidence.line,
                             reason=f"not usable for intervals: {reason}"[:500],
                             text=texts.get(event.evidence.line, "")[:QuarantinedLine.TEXT_LIMIT])
-            for event, reason in skipped]
-    _complete(record, lines[0], events[0], len(table), bad, relative, table)
-    return IngestResult(str(path), sha256, fmt, False, lines[0], events[0], len(table), len(bad),
-                        relative)
+            for event, reason in counts.skipped]
+    relative = tuple(_relative(Path(str(place)), target) for place in parts.places)
+    _complete(record, counts.lines[0], counts.events[0], parts.rows, bad, relative,
+              parts.slim())
+    return IngestResult(str(path), sha256, fmt, False, counts.lines[0], counts.events[0],
+                        parts.rows, len(bad), relative)
+
+
+@dataclass
+class _Counts:
+    """What parsing a file has counted and set aside so far."""
+
+    lines: list[int] = field(default_factory=lambda: [0])
+    events: list[int] = field(default_factory=lambda: [0])
+    quarantined: list[Quarantined] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=list)
+
+
+def _in_columns(segments: Iterator[bulk_radacct.Columns], parts: Parts, path: Path,
+                source: Source, sha256: str, progress: ProgressSink | None) -> _Counts:
+    """A radacct export segment by segment: most rows decoded in columns, the rest by the
+    parser, each segment written before the next is read. Raises NotInColumns."""
+    counts = _Counts()
+    fallback = bulk_radacct.FallbackLines(path, source)
+    try:
+        for segment in segments:
+            items = fallback.items(segment.fallback)
+            built = _build("radius", _events(items, sha256, counts.quarantined, counts.events),
+                           counts.skipped)
+            rows = [from_interval(interval, "radacct-csv") for interval in built]
+            parts.write_table(bulk_radacct.merge(segment.table, rows))
+            counts.lines[0] = segment.lines
+            counts.events[0] += segment.events
+            if progress is not None:
+                progress.advance(segment.records)
+    finally:
+        fallback.close()
+    return counts
 
 
 def _relative(place: Path, store: LogStore) -> str:
@@ -286,11 +306,11 @@ def _relative(place: Path, store: LogStore) -> str:
 
 
 def _complete(record: IngestedFile, lines: int, events: int, intervals: int,
-              bad: list[QuarantinedLine], partitions: tuple[str, ...], table: Any) -> None:
+              bad: list[QuarantinedLine], partitions: tuple[str, ...], slim: Any) -> None:
     """The commit point: after this the file counts as ingested."""
     with transaction.atomic():
         QuarantinedLine.objects.bulk_create(bad, batch_size=1000)
-        continuity.register(record, record.format, table)  # sessions crossing files
+        continuity.register(record, record.format, slim)  # sessions crossing files
         record.status = IngestedFile.Status.COMPLETE
         record.lines, record.events, record.intervals = lines, events, intervals
         record.quarantined, record.partitions = len(bad), list(partitions)
