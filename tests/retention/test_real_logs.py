@@ -13,7 +13,7 @@ import pytest
 from cpniguard.accounts.models import StaffUser
 from cpniguard.audit.models import AuditEntry
 from cpniguard.connectivity.ingest import ingest_file
-from cpniguard.connectivity.models import IngestedFile, QuarantinedLine
+from cpniguard.connectivity.models import IngestedFile, OpenInterval, QuarantinedLine
 from cpniguard.connectivity.store import EmbeddedLogStore
 from cpniguard.retention.models import LegalHold, PurgeRecord
 from tests.retention.conftest import FIXTURES, content
@@ -119,3 +119,80 @@ def test_a_hold_keeps_a_files_quarantine_and_its_cgnat_block(
     assert juniper.quarantine.count() == 0
     assert LegalHold.objects.get(pk=held).released is not None
 
+
+
+def _open_session_log(path: Path) -> Path:
+    """A detail file whose one session is still open at its end (2024, long expired)."""
+    lines = []
+    for status, minute in (("Start", 0), ("Interim-Update", 50)):
+        at = datetime(2024, 3, 4, 23, minute, tzinfo=UTC)
+        lines.append("\n".join([
+            at.strftime("%a %b %d %H:%M:%S %Y"), '\tAcct-Session-Id = "S-OPEN-1"',
+            f"\tAcct-Status-Type = {status}", '\tUser-Name = "alice@example.net"',
+            "\tNAS-IP-Address = 192.0.2.1", "\tFramed-IP-Address = 198.51.100.9",
+            f"\tTimestamp = {int(at.timestamp())}"]) + "\n\n")
+    path.write_text("".join(lines))
+    return path
+
+
+def test_the_open_session_registry_expires_with_its_file(
+        store: EmbeddedLogStore, as_role: Callable[[str], StaffUser], cli: Cli,
+        tmp_path: Path) -> None:
+    """The registry holds device, session id, address and times: log data, kept no longer."""
+    as_role("admin")
+    record = ingest(_open_session_log(tmp_path / "detail-open"), "radius-detail", store)
+    [entry] = OpenInterval.objects.filter(file=record)
+    assert (entry.session_id, entry.address) == ("S-OPEN-1", "198.51.100.9/32")
+    code, out, _ = cli("retention", "run", "--store", str(store.root), "--dry-run", "--json")
+    assert code == 0
+    assert [(f["sha256"], f["open_sessions"]) for f in json.loads(out)["files"]] == [
+        (record.sha256, 1)]
+    assert OpenInterval.objects.filter(file=record).exists()  # a dry run deletes nothing
+    code, out, _ = cli("retention", "run", "--store", str(store.root), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["totals"]["open_sessions_removed"] == 1
+    assert not OpenInterval.objects.exists()
+    assert content(store, "radius-detail") == []
+    audit = AuditEntry.objects.get(event="connectivity:quarantine:purge")
+    assert "1 open-session registry rows" in audit.reason
+    # Nothing is left for a later run to take.
+    code, out, _ = cli("retention", "run", "--store", str(store.root), "--json")
+    assert json.loads(out)["files"] == []
+
+
+def test_registry_rows_left_by_an_earlier_file_purge_go_at_the_next_run(
+        store: EmbeddedLogStore, as_role: Callable[[str], StaffUser], cli: Cli,
+        tmp_path: Path) -> None:
+    """Files purged before the registry was purged with them are taken again for it alone."""
+    as_role("admin")
+    record = ingest(_open_session_log(tmp_path / "detail-open"), "radius-detail", store)
+    left = OpenInterval.objects.get(file=record)
+    assert cli("retention", "run", "--store", str(store.root))[0] == 0
+    left.pk = None  # as an earlier release's purge left it
+    left.save()
+    code, out, _ = cli("retention", "run", "--store", str(store.root), "--json")
+    assert code == 0
+    assert [(f["sha256"], f["lines"], f["open_sessions"]) for f in json.loads(out)["files"]] == [
+        (record.sha256, 0, 1)]
+    assert not OpenInterval.objects.exists()
+    assert PurgeRecord.objects.filter(kind="file", file=record).count() == 1  # one per file
+    last = AuditEntry.objects.filter(event="connectivity:quarantine:purge").order_by("seq").last()
+    assert last is not None
+    assert "removed 0 quarantined lines and 1 open-session registry rows" in last.reason
+
+
+def test_a_hold_keeps_a_files_open_session_registry(
+        store: EmbeddedLogStore, as_role: Callable[[str], StaffUser], cli: Cli,
+        tmp_path: Path) -> None:
+    as_role("custodian")
+    record = ingest(_open_session_log(tmp_path / "detail-open"), "radius-detail", store)
+    held = place(cli, "alice@example.net", "--kind", "username")
+    as_role("admin")
+    code, out, _ = cli("retention", "run", "--store", str(store.root), "--json")
+    assert code == 0
+    assert [(f["sha256"], f["holds"]) for f in json.loads(out)["files"]] == [
+        (record.sha256, [held])]
+    # The held row still needs its registry entry to be attributed as the open row it is.
+    assert OpenInterval.objects.filter(file=record).count() == 1
+    assert content(store, "radius-detail")

@@ -124,7 +124,8 @@ def _print_report(data: dict[str, Any]) -> None:
               f"{verb} {day['removed']}{held}{again}")
     for file in data["files"]:
         what = (f"kept, held by {', '.join(map(str, file['holds']))}" if file["holds"]
-                else f"{verb} {file['lines']} quarantined lines")
+                else f"{verb} {file['lines']} quarantined lines, "
+                     f"{file['open_sessions']} open-session registry rows")
         print(f"  file {file['sha256'][:16]} ({file['source']}, {file['days'][0]}.."
               f"{file['days'][-1]}): {what}")
     tests = data.get("speed_tests")
@@ -137,7 +138,8 @@ def _print_report(data: dict[str, Any]) -> None:
     totals = data["totals"]
     print(f"total: {verb} {totals['rows_removed']} rows in {totals['days']} days, kept "
           f"{totals['rows_kept']} held rows; {verb} {totals['lines_removed']} quarantined "
-          f"lines of {totals['files']} files")
+          f"lines and {totals['open_sessions_removed']} open-session registry rows of "
+          f"{totals['files']} files")
 
 
 def _retention(args: argparse.Namespace) -> int:

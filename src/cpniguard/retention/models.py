@@ -51,7 +51,7 @@ class LegalHold(models.Model):
 class PurgeRecord(models.Model):
     class Kind(models.TextChoices):
         DAY = "day"    # the rows of one source on one UTC day
-        FILE = "file"  # the quarantined lines of one ingested file
+        FILE = "file"  # one ingested file's quarantined lines and open-session registry rows
 
     class Status(models.TextChoices):
         STARTED = "started"    # saved before the physical delete; a re-run finishes it

@@ -11,8 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from django.db.models import Exists, OuterRef, Q
+
 from cpniguard.connectivity.ingest import ProgressSink
-from cpniguard.connectivity.models import IngestedFile
+from cpniguard.connectivity.models import IngestedFile, OpenInterval
 from cpniguard.connectivity.store import LogStore, StoredInterval
 from cpniguard.connectivity.store.schema import to_us
 from cpniguard.retention.holds import HoldMatcher, HoldRule
@@ -46,10 +48,12 @@ class FilePlan:
     days: list[str]
     lines: int                # quarantined lines stored for the file
     holds: list[int] = field(default_factory=list)  # holds that keep them; empty: they go
+    open_sessions: int = 0    # its rows in the open-session registry (connectivity.continuity)
 
     def to_dict(self) -> dict[str, object]:
         return {"file": self.file_id, "sha256": self.sha256, "source": self.source,
-                "days": self.days, "lines": self.lines, "holds": self.holds}
+                "days": self.days, "lines": self.lines, "open_sessions": self.open_sessions,
+                "holds": self.holds}
 
 
 def holds_in_force(at: datetime) -> list[HoldRule]:
@@ -140,11 +144,18 @@ def files_to_expire(rules: dict[str, Rule], matcher: HoldMatcher,
 
     Their quarantined lines cannot be matched to an identifier the way rows are (they are the
     lines that could not be read), so a hold in force keeps them when its range touches the
-    file's days, or when it keeps any row that came from the file.
+    file's days, or when it keeps any row that came from the file. The file's entries in the
+    open-session registry (device, session id, address and times of its sessions still open
+    at its end) go with them: they are log data too, and useless once the rows are gone.
     """
     plans = []
-    files = IngestedFile.objects.filter(status=IngestedFile.Status.COMPLETE).exclude(
-        purges__kind=PurgeRecord.Kind.FILE).order_by("id")
+    # A file purged before its registry entries went with it (they were once left behind) is
+    # taken again for those alone, so the next run removes them, recorded and audited.
+    registered = Exists(OpenInterval.objects.filter(file_id=OuterRef("pk")))
+    purged = Exists(PurgeRecord.objects.filter(file_id=OuterRef("pk"),
+                                               kind=PurgeRecord.Kind.FILE))
+    files = IngestedFile.objects.filter(
+        Q(status=IngestedFile.Status.COMPLETE) & (~purged | registered)).order_by("id")
     for record in files:
         days = _file_days(record)
         if not all(rules[record.format].expired(day) for day in days):
@@ -154,7 +165,8 @@ def files_to_expire(rules: dict[str, Rule], matcher: HoldMatcher,
         holds.update(kept_files.get(record.sha256, ()))
         plans.append(FilePlan(record.pk, record.sha256, record.format,
                               [d.isoformat() for d in days], record.quarantine.count(),
-                              sorted(holds)))
+                              sorted(holds),
+                              OpenInterval.objects.filter(file_id=record.pk).count()))
     return plans
 
 

@@ -20,8 +20,9 @@ Holds are re-read before each day is deleted, so a hold placed during a long run
 every day not yet deleted.
 
 Quarantined lines of a file expire with the file's last log day, unless a hold keeps them
-(see `planner.files_to_expire`); they are deleted in the same transaction as their record and
-audit entry. The file's own row stays, so the same file is still recognised on re-ingest.
+(see `planner.files_to_expire`), and so do its entries in the open-session registry; they are
+deleted in the same transaction as their record and audit entry. The file's own row stays, so
+the same file is still recognised on re-ingest.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from django.utils import timezone
 from cpniguard.access import Actor, access, record_event
 from cpniguard.audit.models import Outcome
 from cpniguard.connectivity.ingest import ProgressSink
-from cpniguard.connectivity.models import QuarantinedLine
+from cpniguard.connectivity.models import OpenInterval, QuarantinedLine
 from cpniguard.connectivity.store import LogStore
 from cpniguard.policy import Action, current_policy
 from cpniguard.retention import speedtest_expiry
@@ -89,7 +90,9 @@ class RetentionReport:
             "totals": {"days": len(gone), "rows_removed": sum(d.removed for d in self.days),
                        "rows_kept": sum(d.kept for d in self.days),
                        "files": sum(1 for f in self.files if not f.holds),
-                       "lines_removed": sum(f.lines for f in self.files if not f.holds)},
+                       "lines_removed": sum(f.lines for f in self.files if not f.holds),
+                       "open_sessions_removed": sum(f.open_sessions for f in self.files
+                                                    if not f.holds)},
         }
 
 
@@ -187,12 +190,16 @@ def _purge_day(actor: Actor, store: LogStore, rule: Rule, plan: DayPlan,
 def _purge_file(actor: Actor, rule: Rule, plan: FilePlan) -> None:
     with transaction.atomic():
         lines, _ = QuarantinedLine.objects.filter(file_id=plan.file_id).delete()
-        PurgeRecord.objects.create(
-            kind=PurgeRecord.Kind.FILE, status=PurgeRecord.Status.COMPLETE, source=plan.source,
-            file_id=plan.file_id, retention_days=rule.days, cutoff=rule.cutoff,
-            lines_removed=lines, actor=actor.username, run=actor.request_id,
-            started=timezone.now(), finished=timezone.now())
+        sessions, _ = OpenInterval.objects.filter(file_id=plan.file_id).delete()
+        # A file has one purge record; one purged before its registry entries went with it
+        # keeps that record, and this removal is in the audit entry below.
+        PurgeRecord.objects.get_or_create(
+            kind=PurgeRecord.Kind.FILE, file_id=plan.file_id, defaults={
+                "status": PurgeRecord.Status.COMPLETE, "source": plan.source,
+                "retention_days": rule.days, "cutoff": rule.cutoff, "lines_removed": lines,
+                "actor": actor.username, "run": actor.request_id, "started": timezone.now(),
+                "finished": timezone.now()})
         record_event(actor, FILE_EVENT, Outcome.SUCCEEDED, subject=f"logfile:{plan.sha256}",
                      reason=f"{rule.key} older than {rule.days} days: removed {lines} "
-                            "quarantined lines")
-    plan.lines = lines
+                            f"quarantined lines and {sessions} open-session registry rows")
+    plan.lines, plan.open_sessions = lines, sessions
