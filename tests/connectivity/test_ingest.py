@@ -19,7 +19,7 @@ from cpniguard.connectivity.ingest import UnknownFormat, ingest_file
 from cpniguard.connectivity.models import IngestedFile, QuarantinedLine
 from cpniguard.connectivity.store import EmbeddedLogStore, StoredInterval
 from cpniguard.connectivity.store.index import PartitionIndex
-from cpniguard.connectivity.store.writer import write_batch
+from cpniguard.connectivity.store.writer import write_table
 
 pytestmark = pytest.mark.django_db
 
@@ -189,12 +189,12 @@ def test_crash_in_the_middle_of_the_store_write(tmp_path: Path,
     IngestedFile.objects.all().delete()
     other = ingest_file(DHCPD6, "dhcpd-leases", "UTC", tmp_path / "crashed")
 
-    def half_then_die(self: EmbeddedLogStore, source: str, rows: Any) -> list[Path]:
-        write_batch(self.root, source, list(rows)[:1])
+    def half_then_die(self: EmbeddedLogStore, source: str, table: Any) -> list[Path]:
+        write_table(self.root, source, table.slice(0, 1))
         raise RuntimeError("killed mid-write")
 
     with monkeypatch.context() as patch:
-        patch.setattr(EmbeddedLogStore, "add", half_then_die)
+        patch.setattr(EmbeddedLogStore, "add_table", half_then_die)
         with pytest.raises(RuntimeError):
             ingest_file(V3, "radius-detail", "UTC", tmp_path / "crashed")
     assert _content(tmp_path / "crashed", "radius-detail")  # a partial write is visible

@@ -51,20 +51,17 @@ class Parts:
         self._slims: list[Any] = []
 
     def write_rows(self, rows: list[StoredInterval]) -> None:
-        if rows:
-            self._write(to_table(rows), rows)
+        self.write_table(to_table(rows))  # both stores' `add` is this conversion, then this
 
     def write_table(self, table: Any) -> None:
-        if len(table):
-            self._write(table, None)
-
-    def _write(self, table: Any, rows: list[StoredInterval] | None) -> None:
+        if not len(table):
+            return
         # Recorded before the write, so a crash during it can still be cleaned up exactly.
+        # (table_days also refuses an over-long interval here, before anything is written.)
         self.record.store = self.name
         self.record.days = sorted({*self.record.days, *table_days(table)})
         self.record.save(update_fields=["store", "days"])
-        written = (self.store.add(self.fmt, rows) if rows is not None
-                   else self.store.add_table(self.fmt, table))
+        written = self.store.add_table(self.fmt, table)
         # The protocol promises only durability; the stores here return the parts they wrote.
         self.places += written if isinstance(written, list) else []
         self.rows += len(table)
