@@ -148,8 +148,8 @@ SEGMENT_RECORDS = 1_000_000
 def column_segments(path: Path, sha256: str, fmt: str, records: int | None = None
                     ) -> Iterator[Columns] | None:
     """`path` decoded in columns, `records` CSV records (default SEGMENT_RECORDS, 0: all) at a
-    time, at pyarrow batch boundaries; None when the file
-    must take the per-line path as a whole, as far as can be told before reading it.
+    time, cut at pyarrow batch boundaries; None when the file must take the per-line path as a
+    whole, as far as can be told before reading it.
 
     The iterator raises NotInColumns when that is found only later (a field count pyarrow
     rejects, a blank line shifting the numbering): segments already handed out must then be
