@@ -102,9 +102,9 @@ def _ipv6_texts(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64],
 # segments carries a few dozen bytes a row to its commit point, not the rows themselves.
 SLIM_SCHEMA = pa.schema([
     ("device", pa.dictionary(pa.int32(), pa.string())), ("session_id", pa.string()),
-    ("hi", pa.uint64()),
-    ("lo", pa.uint64()), ("plen", pa.uint8()), ("original_start", pa.int64()),
-    ("original_end", pa.int64()), ("last_seen", pa.int64()), ("line", pa.int64()),
+    ("hi", pa.uint64()), ("lo", pa.uint64()), ("plen", pa.uint8()),
+    ("original_start", pa.int64()), ("original_end", pa.int64()), ("last_seen", pa.int64()),
+    ("line", pa.int64()),
 ])
 
 
@@ -117,11 +117,10 @@ def slim(table: pa.Table) -> pa.Table:
         lines = pc.struct_field(pc.list_element(evidence, 0), "line")
     else:  # a row without evidence has no line to name
         lines = pa.array([e[0]["line"] if e else None for e in evidence.to_pylist()], pa.int64())
-    columns = {name: picked[name] for name in SLIM_SCHEMA.names if name != "line"}
     # A few NAS names repeat on every row: as a dictionary they cost 4 bytes a row, not 14.
-    device = pc.cast(picked["device"], pa.string())
-    return pa.table({**columns, "device": pc.dictionary_encode(device), "line": lines}
-                    ).cast(SLIM_SCHEMA)
+    device = pc.dictionary_encode(pc.cast(picked["device"], pa.string()))
+    columns = {name: picked[name] for name in SLIM_SCHEMA.names[1:-1]}  # between the two
+    return pa.table({"device": device, **columns, "line": lines}).cast(SLIM_SCHEMA)
 
 
 def _rows(table: pa.Table, mask: pa.Array) -> list[_Row]:
